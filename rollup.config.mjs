@@ -1,0 +1,31 @@
+// Build: ESM + CJS for the library and its run-time entry files, plus one bundled .d.ts.
+import esbuild from 'rollup-plugin-esbuild'
+import { dts } from 'rollup-plugin-dts'
+import { builtinModules } from 'node:module'
+import pkg from './package.json' with { type: 'json' }
+
+const external = [
+  ...builtinModules,
+  ...builtinModules.map((m) => `node:${m}`),
+  ...Object.keys(pkg.dependencies ?? {}),
+]
+const input = { index: 'src/index.ts' }
+const plugins = [esbuild({ target: 'node20', minify: false })]
+
+export default [
+  {
+    input,
+    external,
+    plugins,
+    output: [
+      { dir: 'dist', format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs', exports: 'named' },
+    ],
+  },
+  {
+    input: 'src/index.ts',
+    external,
+    plugins: [dts()],
+    output: { file: 'dist/index.d.ts', format: 'esm' },
+  },
+]
