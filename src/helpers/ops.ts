@@ -1,0 +1,101 @@
+// Functions over Remotes for what a property access cannot say: explicit get/set/delete/has/keys,
+// release, identity, by-value obtain/deliver and buffered iteration. Public API only.
+import { handleOf, type Handle, type IterOptions } from '../proxy/remote.ts'
+import type { Connection } from '../protocol/connection.ts'
+import type { Remote, RemotePromise, Settled } from '../types.ts'
+
+function handle(r: unknown, fn: string): Handle {
+  const h = handleOf(r)
+  if (h === undefined) throw new TypeError(`${fn}() needs a Remote`)
+  return h
+}
+
+function withName(h: Handle, name: string | number): Handle {
+  if (typeof name !== 'string' && typeof name !== 'number') throw new TypeError('a property name must be a string or number')
+  return { ...h, path: [...h.path, name] }
+}
+
+/** Whether `value` is a Remote or RemotePromise (of any connection). */
+export function isRemote(value: unknown): boolean {
+  return handleOf(value) !== undefined
+}
+
+/** The connection a Remote belongs to. Throws TypeError for anything else. */
+export function connectionOf(remote: unknown): Connection {
+  return handle(remote, 'connectionOf').host.connection as Connection
+}
+
+/**
+ * Whether two Remotes name the same remote object. Settled Remotes of one object are the same
+ * proxy already (`===`); this also compares unsettled paths and results by their target.
+ */
+export function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  const x = handleOf(a)
+  const y = handleOf(b)
+  if (x === undefined || y === undefined || x.host !== y.host || x.result !== y.result || x.base !== y.base) return false
+  return x.path.length === y.path.length && x.path.every((k, i) => k === y.path[i])
+}
+
+/** Reads a property, including one named `then` (which `await r.then` cannot). */
+export function get<T = unknown>(remote: unknown, name: string | number): RemotePromise<T> {
+  const h = withName(handle(remote, 'get'), name)
+  return h.host.op('get', h) as RemotePromise<T>
+}
+
+/** Sets a property and resolves once the peer has done it (needs `allowSet` on the peer). */
+export async function set(remote: unknown, name: string | number, value: unknown): Promise<void> {
+  const h = withName(handle(remote, 'set'), name)
+  await (h.host.op('set', h, [value]) as PromiseLike<unknown>)
+}
+
+/** Deletes a property (needs `allowDelete` on the peer); resolves with delete's result. */
+export async function del(remote: unknown, name: string | number): Promise<boolean> {
+  const h = withName(handle(remote, 'del'), name)
+  return (await (h.host.op('del', h) as PromiseLike<unknown>)) as boolean
+}
+
+/** Whether the remote object has a property the policy lets this side see (`name in obj`). */
+export async function has(remote: unknown, name: string | number): Promise<boolean> {
+  const h = withName(handle(remote, 'has'), name)
+  return (await (h.host.op('has', h) as PromiseLike<unknown>)) as boolean
+}
+
+/** The names the remote object shows: own enumerable keys and inherited methods (RPyC dir()). */
+export async function keys(remote: unknown): Promise<string[]> {
+  const h = handle(remote, 'keys')
+  return (await (h.host.op('keys', h) as PromiseLike<unknown>)) as string[]
+}
+
+/**
+ * Lets go of a Remote now instead of at garbage collection: the peer drops its reference once
+ * every copy is released. Later operations on it reject with ReferenceError. Idempotent.
+ */
+export function release(remote: unknown): void {
+  const h = handle(remote, 'release')
+  h.host.release(h)
+}
+
+/**
+ * A by-value copy of the remote object (RPyC obtain): plain data, class instances as plain objects.
+ * Rejects with TypeError if it holds a function or a promise.
+ */
+export async function obtain<T>(remote: Remote<T> | RemotePromise<T>): Promise<Settled<T>> {
+  const h = handle(remote, 'obtain')
+  return (await (h.host.op('obtain', h) as PromiseLike<unknown>)) as Settled<T>
+}
+
+/** Sends `value` by value and resolves to a Remote of the copy the peer now holds. */
+export async function deliver<T>(conn: Connection, value: T): Promise<Remote<T>> {
+  return (await (handle(conn.root, 'deliver').host.op('hold', { ...handle(conn.root, 'deliver') }, value) as PromiseLike<unknown>)) as Remote<T>
+}
+
+/**
+ * Iterates a remote iterable in chunks (RPyC buffiter): the first round trip brings `chunk` items
+ * (default 2), each next one `factor` (2) times more, up to `max` (1000). Breaking out of the loop
+ * calls the remote iterator's return(). `for await (x of remote)` uses the defaults.
+ */
+export function buffiter<T = unknown>(remote: unknown, options?: IterOptions): AsyncIterableIterator<Settled<T>> {
+  const h = handle(remote, 'buffiter')
+  return h.host.iterate(h, options) as AsyncIterableIterator<Settled<T>>
+}

@@ -1,0 +1,15 @@
+// farside: promise-based handles to objects on the far side of a port, pipe or socket.
+export { pair, connectPort } from './endpoints/port.ts'
+export { worker, serveParent, type WorkerConnectOptions } from './endpoints/worker.ts'
+export { Connection, type ConnectionStats } from './protocol/connection.ts'
+export { Registry } from './protocol/registry.ts'
+export { expose } from './protocol/policy.ts'
+export { PROTOCOL_VERSION } from './protocol/messages.ts'
+export { ref, copy, transfer } from './codec/marks.ts'
+export { isRemote, connectionOf, same, get, set, del, has, keys, release, obtain, deliver, buffiter } from './helpers/ops.ts'
+export {
+  FarsideError, RemoteError, ConnectionClosedError, TimeoutError, AbortError, ProtocolError, AccessError,
+  AuthenticationError, type CloseInfo,
+} from './errors.ts'
+export type { Remote, RemotePromise, Settled, Arg, ConnectionOptions, Limits } from './types.ts'
+export type { Transport, TransportSink } from './transport/transport.ts'

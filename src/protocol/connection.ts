@@ -1,0 +1,794 @@
+// One end of a farside connection: the outgoing batch, pending results, the receive loop and the
+// one idempotent abort path. It speaks to a Transport only; it never learns what carries it.
+import { EventEmitter } from 'node:events'
+import { ConnectionClosedError, ProtocolError, AccessError, type CloseInfo } from '../errors.ts'
+import { Decoder, Encoder, TAG, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
+import { appendLocalStack } from '../codec/errors.ts'
+import { handleOf, localOp, localState, makeProxy, type Handle, type IterOptions, type ProxyHost, type ResultState } from '../proxy/remote.ts'
+import { handlers, type HandlerContext } from './handlers.ts'
+import { ExportTable, ImportTable, type ExportEntry, type Tracker } from './tables.ts'
+import { Registry } from './registry.ts'
+import { FEATURES, OPS, PROTOCOL_VERSION, type Id, type Message, type Op, type OpMessage } from './messages.ts'
+import type { Transport, Transferable } from '../transport/transport.ts'
+import type { ConnectionOptions } from '../types.ts'
+
+const DEFAULT_LIMITS = { maxExports: 1_000_000, maxInFlight: 100_000, handshakeTimeout: 30_000 }
+const opSet = new Set<string>(OPS)
+/** Operations that do not act on a target object. */
+const NO_ROOT_OPS = new Set<string>(['fetch', 'browse', 'attach', 'ping', 'hold'])
+/** Operations whose argument is a plain number or name, never encoded. */
+const RAW_ARG_OPS = new Set<string>(['next', 'fetch', 'ping'])
+const noop = () => {}
+
+/** Counters a connection keeps; also the way tests and users find leaks. */
+export interface ConnectionStats {
+  /** Operations this side has sent. */
+  calls: number
+  /** Operations sent whose results this side still waits for. */
+  inFlight: number
+  /** Objects and results this side holds for the peer. */
+  exported: number
+  /** Live proxies of the peer's objects on this side. */
+  imported: number
+  /** Bytes read and written, where the transport counts them (streams); else 0. */
+  bytesIn: number
+  bytesOut: number
+}
+
+interface Deferred {
+  resolve: (v: unknown) => void
+  reject: (e: unknown) => void
+}
+
+/**
+ * A connection to a peer. Made by pair(), connectPort(), worker(), serveParent() and the other
+ * transports' functions; never constructed by hand.
+ */
+export class Connection extends EventEmitter {
+  /** The peer's root object. Usable at once: operations queue until the handshake ends. */
+  readonly root: any
+  /** Resolves with why the connection closed; never rejects. */
+  readonly closed: Promise<CloseInfo>
+  /** Resolves when the handshake is done; rejects if the connection closes first. */
+  readonly ready: Promise<void>
+
+  #transport: Transport
+  #rootValue: object | undefined
+  #registry: Registry
+  #stacks: boolean
+  #localStacks: boolean
+  #limits: typeof DEFAULT_LIMITS
+  #ctx: HandlerContext
+  #exports: ExportTable
+  #imports: ImportTable
+  /** Pulled results this side waits for, by result id. */
+  #pending = new Map<Id, ResultState>()
+  /** Local stacks of calls made with localStacks on. */
+  #callStacks = new WeakMap<ResultState, { stack?: string }>()
+  /** Promises the peer sent by reference, by id, until they settle. */
+  #peerPromises = new Map<Id, Deferred>()
+  #queue: unknown[] = []
+  #transfer: Transferable[] | undefined
+  #unflushed: [ResultState, OpMessage][] = []
+  #releases: number[] = []
+  #scheduled = false
+  #nextRid = -1
+  #calls = 0
+  #running = 0
+  #ready = false
+  #readyResolve!: () => void
+  #readyReject!: (e: unknown) => void
+  #closedResolve!: (info: CloseInfo) => void
+  #closeInfo: CloseInfo | undefined
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined
+  #retained = new FinalizationRegistry<Id>((rid) => this.#queueRelease(rid, 1))
+  #host: ProxyHost
+  #encodeHost: EncodeHost
+  #decodeHost: DecodeHost
+  #flushBound = () => this.#flush()
+
+  /** @internal Use the transports' functions (pair, connectPort, worker, ...) instead. */
+  constructor(transport: Transport, options: ConnectionOptions = {}) {
+    super()
+    validateOptions(options)
+    this.#transport = transport
+    this.#rootValue = options.root
+    this.#registry = options.registry ?? new Registry()
+    this.#stacks = options.stacks ?? true
+    this.#localStacks = options.localStacks ?? false
+    this.#limits = { ...DEFAULT_LIMITS, ...stripUndefined(options.limits ?? {}) }
+    this.#exports = new ExportTable(this.#limits.maxExports)
+    this.#imports = new ImportTable((t) => this.#queueRelease(t.id, t.count))
+    this.#ctx = {
+      registry: this.#registry,
+      allowSet: options.allowSet ?? false,
+      allowDelete: options.allowDelete ?? false,
+      isRemote: (v) => handleOf(v) !== undefined,
+    }
+    this.closed = new Promise((resolve) => (this.#closedResolve = resolve))
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve
+      this.#readyReject = reject
+    })
+    this.ready.catch(noop)
+
+    const self = this
+    this.#host = {
+      connection: this,
+      op: (op, h, arg) => this.#op(op, h, arg),
+      assign: (h, value) => {
+        const state = handleOf(this.#op('set', h, [value]))!.result!
+        // `r.x = v` cannot return a promise: its failure goes to the 'error' event, if listened to
+        this.#promise(state).catch((err) => {
+          if (this.listenerCount('error') > 0) this.emit('error', err)
+        })
+      },
+      promise: (s) => this.#promise(s),
+      release: (h) => this.#release(h),
+      iterate: (h, o) => this.#iterate(h, o),
+    }
+    this.#encodeHost = {
+      markerOf: (v) => self.#markerOf(v),
+      exportObject: (v) => self.#exports.export(v),
+      exportPromise: (p) => self.#exportPromise(p),
+    }
+    this.#decodeHost = {
+      importObject: (id) => self.#importObject(id),
+      importPromise: (id) => self.#importPromise(id),
+      local: (id) => self.#local(id),
+      result: (id) => self.#result(id),
+    }
+    this.root = makeProxy({ host: this.#host, base: 0, path: [], result: undefined, tracker: undefined })
+
+    this.#handshakeTimer = setTimeout(() => {
+      this.#abort({ reason: 'error', error: new ProtocolError(`no handshake from the peer within ${this.#limits.handshakeTimeout} ms`) })
+    }, this.#limits.handshakeTimeout)
+    this.#handshakeTimer.unref?.()
+    transport.start({ message: (data) => this.#receive(data), close: (info) => this.#abort(info) })
+    // ["hello", version, features, options]
+    this.#sendNow([['hello', PROTOCOL_VERSION, FEATURES, { root: this.#rootValue !== undefined }]])
+  }
+
+  /** A Remote to the object the peer exported under `name` (pipelinable; rejects if there is none). */
+  fetch(name: string): any {
+    if (typeof name !== 'string') throw new TypeError('fetch() needs a name')
+    return this.#op('fetch', this.#rootHandle(), name)
+  }
+
+  /** The names the peer exports. */
+  async browse(): Promise<string[]> {
+    return (await this.#op('browse', this.#rootHandle())) as string[]
+  }
+
+  /** Asks the peer to export, under `name`, an object it owns (a Remote from this connection). */
+  async attach(remote: unknown, name: string): Promise<void> {
+    const h = handleOf(remote)
+    if (h === undefined || h.host !== this.#host) throw new TypeError('attach() needs a Remote from this connection')
+    if (typeof name !== 'string' || name === '') throw new TypeError('attach() needs a non-empty name')
+    await this.#op('attach', this.#rootHandle(), [remote, name])
+  }
+
+  /** Offers `value` to the peer under `name` (this side's registry). */
+  export(name: string, value: unknown): void {
+    this.#registry.export(name, value)
+  }
+
+  /** Stops offering `name`. Returns whether it was offered. */
+  unexport(name: string): boolean {
+    return this.#registry.unexport(name)
+  }
+
+  /** Round-trip time to the peer, in milliseconds. */
+  async ping(): Promise<number> {
+    const start = performance.now()
+    await this.#op('ping', this.#rootHandle(), 0)
+    return performance.now() - start
+  }
+
+  /** Counters; see ConnectionStats. */
+  stats(): ConnectionStats {
+    return {
+      calls: this.#calls,
+      inFlight: this.#pending.size,
+      exported: this.#exports.size,
+      imported: this.#imports.size,
+      bytesIn: this.#transport.bytesIn,
+      bytesOut: this.#transport.bytesOut,
+    }
+  }
+
+  /** Whether the connection is closed. */
+  get isClosed(): boolean {
+    return this.#closeInfo !== undefined
+  }
+
+  /**
+   * Closes the connection: everything pending rejects with ConnectionClosedError, every export is
+   * dropped, and the transport is released (a worker or child started by farside is stopped).
+   * Idempotent; resolves when the transport is down.
+   */
+  async close(): Promise<void> {
+    if (this.#closeInfo === undefined) {
+      // ["bye", reason]
+      if (this.#ready) this.#sendNow([['bye', 'close']])
+      this.#abort({ reason: 'local' })
+    }
+    await this.#transport.close({ reason: 'local' })
+  }
+
+  // ---- sending ----
+
+  #rootHandle(): Handle {
+    return { host: this.#host, base: 0, path: [], result: undefined, tracker: undefined }
+  }
+
+  #op(op: Op, h: Handle, arg?: unknown): object {
+    const r = h.result
+    if (r !== undefined && r.detached) return localOp(this.#host, op, r, h.path, arg)
+    if (this.#closeInfo !== undefined) return this.#failed(new ConnectionClosedError(this.#closeInfo))
+    if (h.tracker !== undefined && h.tracker.count === 0) return this.#failed(new ReferenceError('this Remote was released'))
+    let wire: unknown
+    if (arg !== undefined) {
+      const enc = new Encoder(this.#encodeHost, { stacks: this.#stacks })
+      try {
+        wire = enc.encode(arg)
+      } catch (err) {
+        return this.#failed(err)
+      }
+      if (enc.transfer !== undefined) (this.#transfer ??= []).push(...enc.transfer)
+    }
+    if (r !== undefined) r.used = true
+    const rid = this.#nextRid--
+    // [op, rid, target, path, arg, pull]
+    const msg: OpMessage = [op, rid, h.base, h.path, wire, 1]
+    const state: ResultState = { rid, state: 0, value: undefined, used: false, awaited: false, pulled: false, detached: false, sent: false }
+    if (this.#localStacks && (op === 'call' || op === 'new')) {
+      const holder = {}
+      Error.captureStackTrace(holder, this.#op)
+      this.#callStacks.set(state, holder)
+    }
+    this.#pending.set(rid, state)
+    this.#unflushed.push([state, msg])
+    this.#calls++
+    this.#enqueue(msg)
+    return makeProxy({ host: this.#host, base: rid, path: [], result: state, tracker: undefined })
+  }
+
+  #failed(err: unknown): object {
+    return makeProxy({ host: this.#host, base: 0, path: [], result: localState(2, err), tracker: undefined })
+  }
+
+  #enqueue(msg: unknown): void {
+    this.#queue.push(msg)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(this.#flushBound)
+    }
+  }
+
+  // Everything queued in one tick leaves as one batch. The pull flag of each operation is decided
+  // here, late: a result used as a target or argument before now is kept on the peer, not sent.
+  #flush(): void {
+    this.#scheduled = false
+    if (!this.#ready || this.#closeInfo !== undefined) return
+    const unflushed = this.#unflushed
+    for (let i = 0; i < unflushed.length; i++) {
+      const [state, msg] = unflushed[i]!
+      state.sent = true
+      if (state.awaited || !state.used) {
+        state.pulled = true
+      } else {
+        msg[5] = 0
+        this.#pending.delete(state.rid)
+        this.#retained.register(state, state.rid, state)
+      }
+    }
+    unflushed.length = 0
+    if (this.#releases.length > 0) {
+      // ["release", [id, count, ...]]
+      this.#queue.push(['release', this.#releases])
+      this.#releases = []
+    }
+    if (this.#queue.length === 0) return
+    const batch = this.#queue
+    const transfer = this.#transfer
+    this.#queue = []
+    this.#transfer = undefined
+    this.#sendNow(batch, transfer)
+  }
+
+  #sendNow(batch: unknown[], transfer?: Transferable[]): void {
+    try {
+      this.#transport.send(batch, transfer)
+    } catch (err) {
+      // A value the transport cannot serialize: send the rest one by one, fail the culprits.
+      if (batch.length === 1) return this.#sendFailed(batch[0] as Message, err)
+      for (const msg of batch) {
+        try {
+          this.#transport.send([msg], transfer)
+        } catch (e) {
+          this.#sendFailed(msg as Message, e)
+        }
+      }
+    }
+  }
+
+  #sendFailed(msg: Message, err: unknown): void {
+    const error = new TypeError(`a value could not be sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    if (opSet.has(msg[0])) {
+      const state = this.#pending.get(msg[1] as Id)
+      if (state !== undefined) {
+        this.#pending.delete(state.rid)
+        this.#settle(state, 2, error)
+      }
+    } else if (msg[0] === 'ret') {
+      // ["throw", rid, error]
+      this.#enqueue(['throw', msg[1], this.#encodeError(error)])
+    } else if (msg[0] === 'settle') {
+      this.#enqueue(['settle', msg[1], 0, this.#encodeError(error)])
+    } else {
+      this.#abort({ reason: 'error', error })
+    }
+  }
+
+  #queueRelease(id: Id, count: number): void {
+    if (this.#closeInfo !== undefined) return
+    this.#releases.push(id, count)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(this.#flushBound)
+    }
+  }
+
+  // ---- results on this side (caller) ----
+
+  #promise(state: ResultState): Promise<unknown> {
+    if (state.promise === undefined) {
+      if (state.state === 1) state.promise = Promise.resolve(state.value)
+      else if (state.state === 2) state.promise = Promise.reject(state.value)
+      else state.promise = new Promise((resolve, reject) => {
+        state.resolve = resolve
+        state.reject = reject
+      })
+    }
+    state.awaited = true
+    if (state.state === 0 && state.sent && !state.pulled) {
+      if (this.#closeInfo !== undefined) {
+        this.#settle(state, 2, new ConnectionClosedError(this.#closeInfo))
+      } else {
+        state.pulled = true
+        this.#pending.set(state.rid, state)
+        // ["pull", rid]
+        this.#enqueue(['pull', state.rid])
+      }
+    }
+    return state.promise
+  }
+
+  #settle(state: ResultState, outcome: 1 | 2, value: unknown): void {
+    if (state.state !== 0) return
+    state.state = outcome
+    state.value = value
+    if (outcome === 2) appendLocalStack(value, this.#callStacks.get(state)?.stack)
+    if (outcome === 1) state.resolve?.(value)
+    else state.reject?.(value)
+    state.resolve = state.reject = undefined
+  }
+
+  #release(h: Handle): void {
+    if (h.tracker !== undefined) {
+      const count = this.#imports.forget(h.tracker)
+      if (count > 0) this.#queueRelease(h.tracker.id, count)
+    } else if (h.result !== undefined && !h.result.detached && h.result.sent && !h.result.pulled) {
+      this.#retained.unregister(h.result)
+      h.result.detached = true
+      this.#settle(h.result, 2, new ReferenceError('this Remote was released'))
+      this.#queueRelease(h.result.rid, 1)
+    }
+  }
+
+  // Buffered iteration (RPyC buffiter): one "next" op per chunk; chunks grow geometrically.
+  #iterate(h: Handle, options: IterOptions = {}): AsyncIterableIterator<unknown> {
+    let chunk = options.chunk ?? 2
+    const max = options.max ?? 1000
+    const factor = options.factor ?? 2
+    for (const [name, v] of [['chunk', chunk], ['max', max], ['factor', factor]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`buffiter ${name} must be a positive integer, not ${v}`)
+    }
+    if (chunk > max) chunk = max
+    const it = this.#op('iter', h)
+    const itHandle = handleOf(it)!
+    let buffer: unknown[] = []
+    let index = 0
+    let finished = false
+    const finish = () => {
+      finished = true
+      this.#release(itHandle)
+    }
+    const iterator: AsyncIterableIterator<unknown> = {
+      next: async () => {
+        while (index >= buffer.length) {
+          if (finished) return { done: true, value: undefined }
+          let result: [unknown[], boolean]
+          try {
+            result = (await this.#op('next', itHandle, chunk)) as [unknown[], boolean]
+          } catch (err) {
+            finish()
+            throw err
+          }
+          chunk = Math.min(chunk * factor, max)
+          buffer = result[0]
+          index = 0
+          if (result[1]) finish()
+        }
+        return { done: false, value: buffer[index++] }
+      },
+      return: async (value?: unknown) => {
+        if (!finished) {
+          buffer = []
+          try {
+            await this.#op('next', itHandle, 0)
+          } finally {
+            finish()
+          }
+        }
+        return { done: true, value }
+      },
+      [Symbol.asyncIterator]() {
+        return iterator
+      },
+    }
+    return iterator
+  }
+
+  // ---- encoding hooks ----
+
+  #markerOf(value: object): Marker | undefined {
+    let h = handleOf(value)
+    if (h === undefined || h.host !== this.#host) return undefined
+    if (h.path.length > 0) h = handleOf(this.#op('get', h))!
+    if (h.result !== undefined) {
+      const r = h.result
+      if (r.detached) {
+        if (r.state === 2) throw r.value
+        // the peer no longer holds it: send what it settled to (a Remote, or plain data)
+        const v = r.value
+        const inner = handleOf(v)
+        if (inner !== undefined && inner.host === this.#host) return this.#markerOf(v as object)
+        return { [TAG]: 'v', v: new Encoder(this.#encodeHost, { stacks: this.#stacks }).encode(v) }
+      }
+      r.used = true
+      return { [TAG]: 'h', i: r.rid }
+    }
+    if (h.tracker !== undefined && h.tracker.count === 0) throw new ReferenceError('this Remote was released')
+    return { [TAG]: 'b', i: h.base }
+  }
+
+  #exportPromise(p: PromiseLike<unknown>): number {
+    const pid = this.#exports.allocate()
+    p.then(
+      (v) => this.#sendSettle(pid, 1, v),
+      (e) => this.#sendSettle(pid, 0, e),
+    )
+    return pid
+  }
+
+  #sendSettle(pid: Id, ok: 0 | 1, value: unknown): void {
+    if (this.#closeInfo !== undefined) return
+    // ["settle", pid, ok, value]
+    this.#enqueue(['settle', pid, ok, ok ? this.#encodeValue(value, false) : this.#encodeError(value)])
+  }
+
+  #encodeValue(value: unknown, copy: boolean): unknown {
+    const enc = new Encoder(this.#encodeHost, { stacks: this.#stacks, copy })
+    const out = enc.encode(value)
+    if (enc.transfer !== undefined) (this.#transfer ??= []).push(...enc.transfer)
+    return out
+  }
+
+  #encodeError(err: unknown): unknown {
+    try {
+      return new Encoder(this.#encodeHost, { stacks: this.#stacks }).encode(err)
+    } catch (e) {
+      return new Encoder(this.#encodeHost, { stacks: this.#stacks }).encode(
+        new TypeError(`the error could not be sent: ${e instanceof Error ? e.message : String(e)}`),
+      )
+    }
+  }
+
+  // ---- decoding hooks ----
+
+  #importObject(id: Id): unknown {
+    if (!Number.isInteger(id) || id <= 0) throw new ProtocolError(`bad reference id ${id}`)
+    const live = this.#imports.take(id)
+    if (live !== undefined) return live
+    const tracker: Tracker = { id, count: 1 }
+    const proxy = makeProxy({ host: this.#host, base: id, path: [], result: undefined, tracker })
+    this.#imports.add(id, proxy, tracker)
+    return proxy
+  }
+
+  #importPromise(id: Id): Promise<unknown> {
+    let d!: Deferred
+    const p = new Promise((resolve, reject) => (d = { resolve, reject }))
+    // a peer must not be able to crash this process with a rejection nobody here awaits
+    p.catch(noop)
+    this.#peerPromises.set(id, d)
+    return p
+  }
+
+  #local(id: Id): unknown {
+    if (id === 0) return this.#rootOrThrow()
+    const entry = id > 0 ? this.#exports.get(id) : undefined
+    if (entry === undefined) throw new ReferenceError(`unknown or released reference #${id}`)
+    return entry.value
+  }
+
+  #result(id: Id): { value: unknown } | Promise<unknown> {
+    const entry = this.#exports.get(id)
+    if (entry === undefined || id >= 0) throw new ReferenceError(`unknown or released result #${id}`)
+    if (entry.state === 1) return { value: entry.value }
+    if (entry.state === 2) throw entry.value
+    return entry.promise!
+  }
+
+  #rootOrThrow(): object {
+    if (this.#rootValue === undefined) throw new AccessError('this side serves no root object')
+    return this.#rootValue
+  }
+
+  // ---- receiving ----
+
+  #receive(data: unknown): void {
+    if (this.#closeInfo !== undefined) return
+    if (!Array.isArray(data)) return this.#protocolError('a frame must be a batch (an array of messages)')
+    for (let i = 0; i < data.length; i++) {
+      if (this.#closeInfo !== undefined) return
+      const msg = data[i] as Message
+      if (!Array.isArray(msg) || typeof msg[0] !== 'string') return this.#protocolError('a message must be an array with its tag first')
+      try {
+        this.#dispatch(msg)
+      } catch (err) {
+        if (err instanceof ProtocolError) return this.#abort({ reason: 'error', error: err })
+        throw err
+      }
+    }
+  }
+
+  #dispatch(msg: Message): void {
+    const tag = msg[0]
+    if (!this.#ready) {
+      if (tag !== 'hello') throw new ProtocolError(`expected the handshake, got '${tag}'`)
+      const [, version] = msg
+      if (version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version mismatch: the peer speaks ${String(version)}, this side ${PROTOCOL_VERSION}`)
+      this.#ready = true
+      clearTimeout(this.#handshakeTimer)
+      this.#readyResolve()
+      if (this.#queue.length > 0 || this.#unflushed.length > 0) this.#flush()
+      return
+    }
+    switch (tag) {
+      case 'ret': {
+        // ["ret", rid, value]
+        const state = this.#pending.get(msg[1])
+        if (state === undefined) return
+        this.#pending.delete(msg[1])
+        let value: unknown
+        let outcome: 1 | 2 = 1
+        try {
+          value = new Decoder(this.#decodeHost).decode(msg[2])
+        } catch (err) {
+          if (err instanceof ProtocolError) throw err
+          value = err
+          outcome = 2
+        }
+        this.#detach(state)
+        this.#settle(state, outcome, value)
+        return
+      }
+      case 'throw': {
+        // ["throw", rid, error]
+        const state = this.#pending.get(msg[1])
+        if (state === undefined) return
+        this.#pending.delete(msg[1])
+        let error: unknown
+        try {
+          error = new Decoder(this.#decodeHost).decode(msg[2])
+        } catch (err) {
+          if (err instanceof ProtocolError) throw err
+          error = err
+        }
+        this.#detach(state)
+        this.#settle(state, 2, error)
+        return
+      }
+      case 'settle': {
+        // ["settle", pid, ok, value]
+        const d = this.#peerPromises.get(msg[1])
+        if (d === undefined) return
+        this.#peerPromises.delete(msg[1])
+        try {
+          const v = new Decoder(this.#decodeHost).decode(msg[3])
+          if (msg[2]) d.resolve(v)
+          else d.reject(v)
+        } catch (err) {
+          if (err instanceof ProtocolError) throw err
+          d.reject(err)
+        }
+        return
+      }
+      case 'release': {
+        // ["release", [id, count, ...]]
+        const pairs = msg[1]
+        if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new ProtocolError('malformed release')
+        for (let i = 0; i < pairs.length; i += 2) this.#exports.release(pairs[i]!, pairs[i + 1]!)
+        return
+      }
+      case 'pull': {
+        // ["pull", rid]
+        const entry = this.#exports.get(msg[1])
+        if (entry === undefined || msg[1] >= 0) throw new ProtocolError(`pull of unknown result ${msg[1]}`)
+        if (entry.state === 0) (entry as PendingEntry).pull = true
+        else this.#reply(msg[1], entry)
+        return
+      }
+      case 'bye':
+        this.#abort({ reason: 'peer' })
+        return
+      case 'hello':
+        throw new ProtocolError('a second handshake')
+      default:
+        if (opSet.has(tag)) return this.#serve(msg as OpMessage)
+        throw new ProtocolError(`unknown message '${tag}'`)
+    }
+  }
+
+  /** A pulled result arrived: the peer may drop it now; later operations run on the value here. */
+  #detach(state: ResultState): void {
+    state.detached = true
+    this.#retained.unregister(state)
+    this.#queueRelease(state.rid, 1)
+  }
+
+  // ---- serving the peer's operations (callee) ----
+
+  #serve(msg: OpMessage): void {
+    const [op, rid, target, path, arg, pull] = msg
+    if (typeof rid !== 'number' || rid >= 0 || typeof target !== 'number' || !Array.isArray(path)) throw new ProtocolError(`malformed '${op}' message`)
+    const entry: PendingEntry = { value: undefined, refs: 1, state: 0, pull: pull === 1, copy: op === 'obtain' }
+    if (this.#running >= this.#limits.maxInFlight || this.#exports.size >= this.#limits.maxExports) {
+      const what = this.#running >= this.#limits.maxInFlight ? `operations in flight (limit ${this.#limits.maxInFlight})` : `exports (limit ${this.#limits.maxExports})`
+      // not stored: the peer's later release of rid finds nothing and is ignored
+      // ["throw", rid, error]
+      return this.#enqueue(['throw', rid, this.#encodeError(new ProtocolError(`too many ${what} on this connection`))])
+    }
+    this.#exports.setResult(rid, entry)
+    let t: unknown
+    let dec: Decoder | undefined
+    const holder = { v: arg }
+    try {
+      t = target !== 0 ? this.#targetOf(target) : NO_ROOT_OPS.has(op) ? undefined : this.#rootOrThrow()
+      if (arg !== undefined && !RAW_ARG_OPS.has(op)) {
+        dec = new Decoder(this.#decodeHost)
+        dec.decodeInto(holder, arg)
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err
+      return this.#finish(rid, entry, 2, err)
+    }
+    let result: unknown
+    try {
+      if (t instanceof Promise || dec?.pending !== undefined) {
+        result = Promise.all([t, dec?.settle()]).then(([tv]) => handlers[op](this.#ctx, tv, path, holder.v))
+      } else {
+        result = handlers[op](this.#ctx, t, path, holder.v)
+      }
+    } catch (err) {
+      return this.#finish(rid, entry, 2, err)
+    }
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function') || typeof (result as PromiseLike<unknown>).then !== 'function') {
+      return this.#finish(rid, entry, 1, result)
+    }
+    // a promise, a thenable, or a RemotePromise of some connection (forwarding): wait for it
+    this.#running++
+    const p = Promise.resolve(result as PromiseLike<unknown>)
+    entry.promise = p
+    p.then(
+      (v) => {
+        this.#running--
+        this.#finish(rid, entry, 1, v)
+      },
+      (e) => {
+        this.#running--
+        this.#finish(rid, entry, 2, e)
+      },
+    )
+  }
+
+  #targetOf(id: Id): unknown {
+    const entry = this.#exports.get(id)
+    if (entry === undefined) throw new ReferenceError(`unknown or released reference #${id}`)
+    if (entry.state === 1) return entry.value
+    if (entry.state === 2) throw entry.value
+    return entry.promise
+  }
+
+  #finish(rid: Id, entry: PendingEntry, outcome: 1 | 2, value: unknown): void {
+    entry.state = outcome
+    entry.value = value
+    if (entry.pull && this.#closeInfo === undefined && this.#exports.get(rid) === entry) this.#reply(rid, entry)
+  }
+
+  #reply(rid: Id, entry: ExportEntry): void {
+    if (entry.state === 1) {
+      let wire: unknown
+      try {
+        wire = this.#encodeValue(entry.value, (entry as PendingEntry).copy === true)
+      } catch (err) {
+        // ["throw", rid, error]
+        return this.#enqueue(['throw', rid, this.#encodeError(err)])
+      }
+      // ["ret", rid, value]
+      this.#enqueue(['ret', rid, wire])
+    } else {
+      this.#enqueue(['throw', rid, this.#encodeError(entry.value)])
+    }
+  }
+
+  #protocolError(message: string): void {
+    this.#abort({ reason: 'error', error: new ProtocolError(message) })
+  }
+
+  // ---- the one abort path ----
+
+  #abort(info: CloseInfo): void {
+    if (this.#closeInfo !== undefined) return
+    this.#closeInfo = info
+    clearTimeout(this.#handshakeTimer)
+    const err = new ConnectionClosedError(info)
+    this.#readyReject(err)
+    for (const state of this.#pending.values()) this.#settle(state, 2, err)
+    this.#pending.clear()
+    for (const [state] of this.#unflushed) this.#settle(state, 2, err)
+    this.#unflushed.length = 0
+    for (const d of this.#peerPromises.values()) d.reject(err)
+    this.#peerPromises.clear()
+    this.#queue = []
+    this.#releases = []
+    this.#transfer = undefined
+    this.#exports.clear()
+    this.#imports.clear()
+    try {
+      const closing = this.#transport.close(info)
+      if (closing instanceof Promise) closing.catch(noop)
+    } finally {
+      this.#closedResolve(info)
+      this.emit('close', info)
+      if (info.reason === 'error' && this.listenerCount('error') > 0) this.emit('error', info.error)
+    }
+  }
+}
+
+interface PendingEntry extends ExportEntry {
+  pull?: boolean
+  copy?: boolean
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function validateOptions(o: ConnectionOptions): void {
+  if (o === null || typeof o !== 'object') throw new TypeError('connection options must be an object')
+  if (o.root !== undefined && (o.root === null || (typeof o.root !== 'object' && typeof o.root !== 'function'))) {
+    throw new TypeError('options.root must be an object or function')
+  }
+  for (const k of ['allowSet', 'allowDelete', 'stacks', 'localStacks'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`)
+  }
+  if (o.limits !== undefined) {
+    for (const [k, v] of Object.entries(o.limits)) {
+      if (v !== undefined && (typeof v !== 'number' || !(v > 0))) throw new TypeError(`options.limits.${k} must be a positive number`)
+    }
+  }
+}

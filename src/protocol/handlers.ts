@@ -1,0 +1,170 @@
+// One small function per operation a peer may ask for, in a lookup table. Each gets the target
+// object, the property path from it and the decoded argument, and returns the result (or a
+// promise of it). The access policy is applied here, on every name the peer sends.
+import { AccessError } from '../errors.ts'
+import { checkName, visible, visibleKeys } from './policy.ts'
+import type { Registry } from './registry.ts'
+import type { Op, Path } from './messages.ts'
+import { ref } from '../codec/marks.ts'
+
+/** What handlers may know about the connection they serve. */
+export interface HandlerContext {
+  registry: Registry
+  allowSet: boolean
+  allowDelete: boolean
+  /** Whether a value is a proxy (of any connection): attach refuses those. */
+  isRemote(value: unknown): boolean
+}
+
+type Handler = (ctx: HandlerContext, target: unknown, path: Path, arg: unknown) => unknown
+
+/** Reads `path` from `target`, checking each name; waits where a step is a promise. */
+export function walk(target: unknown, path: Path, from = 0): unknown {
+  let value = target
+  for (let i = from; i < path.length; i++) {
+    if (value instanceof Promise) return value.then((v) => walk(v, path, i))
+    const name = path[i]
+    checkName(value, name)
+    if (value === null || value === undefined) throw new TypeError(`cannot read '${String(name)}' of ${value}`)
+    value = (value as Record<string | number, unknown>)[name]
+  }
+  return value
+}
+
+/** Walks to the parent of the last name, then applies `fn(parent, name)`. */
+function atLast(target: unknown, path: Path, fn: (parent: unknown, name: string | number) => unknown): unknown {
+  if (path.length === 0) return fn(undefined, '')
+  const parent = walk(target, path.slice(0, -1))
+  const name = path[path.length - 1]
+  const go = (p: unknown) => {
+    checkName(p, name)
+    if (p === null || p === undefined) throw new TypeError(`cannot read '${String(name)}' of ${p}`)
+    return fn(p, name!)
+  }
+  return parent instanceof Promise ? parent.then(go) : go(parent)
+}
+
+function args(arg: unknown): unknown[] {
+  if (!Array.isArray(arg)) throw new TypeError('arguments must be an array')
+  return arg
+}
+
+export const handlers: Record<Op, Handler> = {
+  get: (_ctx, target, path) => walk(target, path),
+
+  call: (_ctx, target, path, arg) => {
+    if (path.length === 0) {
+      if (typeof target !== 'function') throw new TypeError('the remote object is not a function')
+      return Reflect.apply(target, undefined, args(arg))
+    }
+    return atLast(target, path, (parent, name) => {
+      const fn = (parent as Record<string | number, unknown>)[name]
+      if (typeof fn !== 'function') throw new TypeError(`${String(name)} is not a function`)
+      return Reflect.apply(fn, parent, args(arg))
+    })
+  },
+
+  new: (_ctx, target, path, arg) => {
+    const construct = (ctor: unknown, name: string) => {
+      if (typeof ctor !== 'function' || ctor.prototype === undefined) throw new TypeError(`${name} is not a constructor`)
+      return Reflect.construct(ctor, args(arg))
+    }
+    const ctor = walk(target, path)
+    const name = String(path[path.length - 1] ?? 'the remote object')
+    return ctor instanceof Promise ? ctor.then((c) => construct(c, name)) : construct(ctor, name)
+  },
+
+  // arg: [value] (wrapped, so that an undefined value still crosses as an argument)
+  set: (ctx, target, path, arg) => {
+    const [value] = args(arg)
+    if (!ctx.allowSet) throw new AccessError('setting properties is not allowed on this connection (allowSet)')
+    if (path.length === 0) throw new TypeError('set needs a property name')
+    return atLast(target, path, (parent, name) => {
+      if (!Reflect.set(parent as object, name, value)) throw new TypeError(`cannot set '${String(name)}'`)
+      return undefined
+    })
+  },
+
+  del: (ctx, target, path) => {
+    if (!ctx.allowDelete) throw new AccessError('deleting properties is not allowed on this connection (allowDelete)')
+    if (path.length === 0) throw new TypeError('delete needs a property name')
+    return atLast(target, path, (parent, name) => Reflect.deleteProperty(parent as object, name))
+  },
+
+  has: (_ctx, target, path) => {
+    if (path.length === 0) throw new TypeError('has needs a property name')
+    const parent = walk(target, path.slice(0, -1))
+    const name = path[path.length - 1]!
+    const test = (p: unknown) => p !== null && (typeof p === 'object' || typeof p === 'function') && visible(p, name) && name in p
+    return parent instanceof Promise ? parent.then(test) : test(parent)
+  },
+
+  keys: (_ctx, target, path) => {
+    const value = walk(target, path)
+    return value instanceof Promise ? value.then(visibleKeys) : visibleKeys(value)
+  },
+
+  iter: (_ctx, target, path) => {
+    const open = (value: unknown) => {
+      const v = value as { [Symbol.asyncIterator]?: () => unknown; [Symbol.iterator]?: () => unknown }
+      if (v !== null && v !== undefined && typeof v[Symbol.asyncIterator] === 'function') return v[Symbol.asyncIterator]!()
+      if (v !== null && v !== undefined && typeof v[Symbol.iterator] === 'function') return v[Symbol.iterator]!()
+      throw new TypeError('the remote object is not iterable')
+    }
+    const value = walk(target, path)
+    return value instanceof Promise ? value.then(open) : open(value)
+  },
+
+  // arg n > 0: up to n items as [items, done]; n = 0: close the iterator (return()).
+  next: (_ctx, target, path, n) => {
+    const it = walk(target, path) as Iterator<unknown> | AsyncIterator<unknown>
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new TypeError('next needs a count')
+    if (n === 0) {
+      const r = typeof it.return === 'function' ? it.return() : undefined
+      return r instanceof Promise ? r.then(() => undefined) : undefined
+    }
+    return pull(it, n, [])
+  },
+
+  fetch: (ctx, _target, _path, name) => {
+    if (typeof name !== 'string') throw new TypeError('fetch needs a name')
+    if (!ctx.registry.has(name)) throw new ReferenceError(`no export named '${name}'`)
+    return ctx.registry.get(name)
+  },
+
+  browse: (ctx) => ctx.registry.browse(),
+
+  attach: (ctx, _target, _path, arg) => {
+    const [value, name] = args(arg)
+    if (typeof name !== 'string' || name === '') throw new TypeError('attach needs a non-empty name')
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function') || ctx.isRemote(value)) {
+      throw new TypeError('attach needs an object that the peer owns (a Remote from this connection)')
+    }
+    ctx.registry.export(name, value)
+    return undefined
+  },
+
+  ping: (_ctx, _target, _path, arg) => arg,
+
+  // deliver(): keep the value sent and hand back a reference to it
+  hold: (_ctx, _target, _path, value) => (value !== null && typeof value === 'object' ? ref(value) : value),
+
+  // obtain(): the value at path, sent back by value (the connection encodes it in copy mode)
+  obtain: (_ctx, target, path) => walk(target, path),
+}
+
+function pull(it: Iterator<unknown> | AsyncIterator<unknown>, n: number, items: unknown[]): unknown {
+  while (items.length < n) {
+    const r = it.next()
+    if (r instanceof Promise) {
+      return r.then((res: IteratorResult<unknown>) => {
+        if (res.done) return [items, true]
+        items.push(res.value)
+        return pull(it, n, items)
+      })
+    }
+    if (r.done) return [items, true]
+    items.push(r.value)
+  }
+  return [items, false]
+}

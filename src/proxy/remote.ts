@@ -1,0 +1,176 @@
+// The only module that uses Proxy. A Remote is a callable proxy over a Handle: a target on the
+// peer (an import id, the root, or a pipelined result id) plus a property path not yet sent.
+// Property reads only extend the path; calls, constructs and awaits turn it into an operation.
+import type { Op, Path } from '../protocol/messages.ts'
+import type { Tracker } from '../protocol/tables.ts'
+
+/** The state of one operation's result, shared by its RemotePromise and every path built on it. */
+export interface ResultState {
+  /** The result id on the peer; 0 for a result computed locally. */
+  rid: number
+  /** 0 pending, 1 fulfilled, 2 rejected. */
+  state: 0 | 1 | 2
+  value: unknown
+  /** Used as a target or argument before the batch left: the peer must keep it. */
+  used: boolean
+  /** then() was called: the value is wanted. */
+  awaited: boolean
+  /** The peer will send (or sent) the value back. */
+  pulled: boolean
+  /** The peer no longer holds it: operations on it run on the local value. */
+  detached: boolean
+  /** Its operation has left in a batch (so `pulled` is decided). */
+  sent: boolean
+  promise?: Promise<unknown>
+  resolve?: (v: unknown) => void
+  reject?: (e: unknown) => void
+}
+
+export interface Handle {
+  host: ProxyHost
+  /** The peer table id operations go to: an import id, 0 for the root, or `result.rid`. */
+  base: number
+  path: Path
+  /** Set when `base` is a pipelined result. */
+  result: ResultState | undefined
+  /** Set when `base` is an import (a settled Remote). */
+  tracker: Tracker | undefined
+}
+
+/** What a proxy needs from its connection. */
+export interface ProxyHost {
+  /** Sends `op` against the handle and returns the RemotePromise of its result. */
+  op(op: Op, handle: Handle, arg?: unknown): object
+  /** `r.x = v`: sends a set, ordered with later operations; reports a failure as an event. */
+  assign(handle: Handle, value: unknown): void
+  /** Marks the state awaited (asking the peer for it if needed) and returns its promise. */
+  promise(state: ResultState): Promise<unknown>
+  /** Releases an import handle now. Idempotent. */
+  release(handle: Handle): void
+  /** The public connection object. */
+  readonly connection: object
+  /** Buffered async iterator over a remote iterable. */
+  iterate(handle: Handle, options?: IterOptions): AsyncIterableIterator<unknown>
+}
+
+export interface IterOptions {
+  chunk?: number
+  max?: number
+  factor?: number
+}
+
+/** Global so that proxies from two copies of the package (ESM and CJS) still know each other. */
+const HANDLE = Symbol.for('farside.handle')
+
+/** The handle of a proxy, or undefined for anything else. */
+export function handleOf(value: unknown): Handle | undefined {
+  return typeof value === 'function' ? ((value as unknown as Record<symbol, Handle | undefined>)[HANDLE]) : undefined
+}
+
+const inspect = Symbol.for('nodejs.util.inspect.custom')
+
+const traps: ProxyHandler<Record<symbol, Handle>> = {
+  get(target, prop) {
+    const h = target[HANDLE]!
+    if (typeof prop === 'string') {
+      if (prop === 'then') return thenable(h) ? thenOf(h) : undefined
+      return makeProxy({ host: h.host, base: h.base, path: [...h.path, prop], result: h.result, tracker: h.tracker })
+    }
+    if (prop === HANDLE) return h
+    if (prop === Symbol.asyncIterator) return (options?: IterOptions) => h.host.iterate(h, options)
+    if (prop === Symbol.dispose) return () => h.host.release(h)
+    if (prop === inspect) return () => describe(h)
+    if (prop === Symbol.toStringTag) return 'Remote'
+    return undefined
+  },
+  set(target, prop, value) {
+    if (typeof prop !== 'string') return false
+    const h = target[HANDLE]!
+    h.host.assign({ ...h, path: [...h.path, prop] }, value)
+    return true
+  },
+  apply(target, _this, args) {
+    const h = target[HANDLE]!
+    return h.host.op('call', h, args)
+  },
+  construct(target, args) {
+    const h = target[HANDLE]!
+    return h.host.op('new', h, args) as object
+  },
+  has(target, prop) {
+    return prop === 'then' ? thenable(target[HANDLE]!) : Reflect.has(target, prop)
+  },
+  deleteProperty() {
+    return false
+  },
+  defineProperty() {
+    return false
+  },
+}
+
+/** A settled Remote (an import or the root, path empty) is not thenable; everything else is. */
+function thenable(h: Handle): boolean {
+  return h.path.length > 0 || h.result !== undefined
+}
+
+function thenOf(h: Handle) {
+  return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) => {
+    const state = h.path.length === 0 && h.result !== undefined ? h.result : stateOf(h.host.op('get', h))
+    return h.host.promise(state).then(onFulfilled, onRejected)
+  }
+}
+
+function stateOf(proxy: object): ResultState {
+  const h = handleOf(proxy)
+  if (h?.result === undefined) {
+    // a local reroute can give back a settled Remote; its "result" is itself
+    return localState(1, proxy)
+  }
+  return h.result
+}
+
+/** Makes the proxy for a handle. */
+export function makeProxy(h: Handle): object {
+  const target = function remote() {} as unknown as Record<symbol, Handle>
+  target[HANDLE] = h
+  return new Proxy(target, traps)
+}
+
+/** A result computed on this side (after its remote original was settled and let go). */
+export function localState(state: 1 | 2, value: unknown): ResultState {
+  return { rid: 0, state, value, used: false, awaited: false, pulled: true, detached: true, sent: true }
+}
+
+/**
+ * Runs an operation against a settled, detached result: walks the path on the local value; where
+ * the walk meets a Remote, the rest of the operation goes to its peer.
+ */
+export function localOp(host: ProxyHost, op: Op, state: ResultState, path: Path, arg: unknown): object {
+  if (state.state === 2) return makeProxy({ host, base: 0, path: [], result: state, tracker: undefined })
+  let parent: unknown
+  let value = state.value
+  let result: ResultState
+  try {
+    for (const key of path) {
+      parent = value
+      value = (value as Record<string | number, unknown>)[key]
+    }
+    const h = handleOf(value)
+    if (h !== undefined && op !== 'get') return host.op(op, h, arg)
+    if (h !== undefined && thenable(h)) return value as object
+    switch (op) {
+      case 'get': result = localState(1, value); break
+      case 'call': result = localState(1, Reflect.apply(value as () => unknown, parent, arg as unknown[])); break
+      case 'new': result = localState(1, Reflect.construct(value as new () => unknown, arg as unknown[])); break
+      default: throw new TypeError(`'${op}' on a value that was copied here: operate on the value itself`)
+    }
+  } catch (err) {
+    result = localState(2, err)
+  }
+  return makeProxy({ host, base: 0, path: [], result, tracker: undefined })
+}
+
+function describe(h: Handle): string {
+  const where = h.result !== undefined ? `result ${h.result.rid}` : h.base === 0 ? 'root' : `#${h.base}`
+  return `[Remote ${where}${h.path.map((k) => `.${k}`).join('')}]`
+}

@@ -1,0 +1,39 @@
+// The one interface every transport adapter implements. The protocol core is written against it
+// only; it never learns whether it runs over a port, a pipe or a socket.
+import type { CloseInfo } from '../errors.ts'
+
+/** What a transport delivers to its connection. */
+export interface TransportSink {
+  /** One message as the peer sent it (for farside: a batch, an array of wire messages). */
+  message(data: unknown): void
+  /**
+   * The transport is gone: the peer closed, the process exited, the socket reset or a frame was
+   * malformed. Called exactly once, after which `message` is never called again.
+   */
+  close(info: CloseInfo): void
+}
+
+/**
+ * A bidirectional, ordered, reliable message channel.
+ *
+ * Rules every adapter keeps:
+ * - `start(sink)` is called once; messages that arrive before it are held, not dropped.
+ * - `send` never throws for a closed transport: after close it drops the message silently (the
+ *   connection has already rejected everything pending). It may throw for a value the transport
+ *   cannot serialize, synchronously, before anything was written.
+ * - `send` hands `transfer` to the platform where it can move buffers and ports (MessagePort),
+ *   and ignores it elsewhere (the bytes are copied by serialization, which is still correct).
+ * - `close(info)` is idempotent; it releases every resource (listeners, sockets, handles) and
+ *   calls `sink.close` once if it has not been called yet.
+ */
+export interface Transport {
+  start(sink: TransportSink): void
+  send(data: unknown, transfer?: readonly Transferable[]): void
+  close(info?: CloseInfo): void | Promise<void>
+  /** Bytes read and written so far, where the transport can count them (streams); else 0. */
+  readonly bytesIn: number
+  readonly bytesOut: number
+}
+
+/** Transferable as Node's worker_threads accepts it. */
+export type Transferable = ArrayBuffer | import('node:worker_threads').MessagePort
