@@ -44,6 +44,23 @@ export interface EncodeOptions {
   stacks: boolean
 }
 
+/** Whether a value is plain data as it stands (primitives, arrays of primitives): no Encoder needed. */
+export function isPlain(value: unknown): boolean {
+  if (typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol'
+  if (value === null) return true
+  if (!Array.isArray(value)) return false
+  for (let i = 0; i < value.length; i++) {
+    const v = value[i]
+    if (typeof v === 'object' ? v !== null : typeof v === 'function' || typeof v === 'symbol') return false
+  }
+  return true
+}
+
+/** Whether a wire value carries markers, so that a Decoder must look at it. */
+export function isMarked(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as Marker)[TAG] === 'string'
+}
+
 export class Encoder {
   /** Buffers and ports to move with the message being built. */
   transfer: Transferable[] | undefined

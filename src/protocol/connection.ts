@@ -2,13 +2,13 @@
 // one idempotent abort path. It speaks to a Transport only; it never learns what carries it.
 import { EventEmitter } from 'node:events'
 import { ConnectionClosedError, ProtocolError, AccessError, type CloseInfo } from '../errors.ts'
-import { Decoder, Encoder, TAG, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
+import { Decoder, Encoder, TAG, isMarked, isPlain, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
 import { appendLocalStack } from '../codec/errors.ts'
 import { handleOf, localOp, localState, makeProxy, type Handle, type IterOptions, type ProxyHost, type ResultState } from '../proxy/remote.ts'
 import { handlers, type HandlerContext } from './handlers.ts'
 import { ExportTable, ImportTable, type ExportEntry, type Tracker } from './tables.ts'
 import { Registry } from './registry.ts'
-import { FEATURES, OPS, PROTOCOL_VERSION, type Id, type Message, type Op, type OpMessage } from './messages.ts'
+import { ARITY, FEATURES, OPS, PROTOCOL_VERSION, type Id, type Op, type Path } from './messages.ts'
 import type { Transport, Transferable } from '../transport/transport.ts'
 import type { ConnectionOptions } from '../types.ts'
 
@@ -69,7 +69,7 @@ export class Connection extends EventEmitter {
   #peerPromises = new Map<Id, Deferred>()
   #queue: unknown[] = []
   #transfer: Transferable[] | undefined
-  #unflushed: [ResultState, OpMessage][] = []
+  #unflushed: (ResultState | number)[] = []
   #releases: number[] = []
   #scheduled = false
   #nextRid = -1
@@ -146,7 +146,7 @@ export class Connection extends EventEmitter {
     this.#handshakeTimer.unref?.()
     transport.start({ message: (data) => this.#receive(data), close: (info) => this.#abort(info) })
     // ["hello", version, features, options]
-    this.#sendNow([['hello', PROTOCOL_VERSION, FEATURES, { root: this.#rootValue !== undefined }]])
+    this.#sendNow(['hello', PROTOCOL_VERSION, FEATURES, { root: this.#rootValue !== undefined }])
   }
 
   /** A Remote to the object the peer exported under `name` (pipelinable; rejects if there is none). */
@@ -210,7 +210,7 @@ export class Connection extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closeInfo === undefined) {
       // ["bye", reason]
-      if (this.#ready) this.#sendNow([['bye', 'close']])
+      if (this.#ready) this.#sendNow(['bye', 'close'])
       this.#abort({ reason: 'local' })
     }
     await this.#transport.close({ reason: 'local' })
@@ -227,8 +227,8 @@ export class Connection extends EventEmitter {
     if (r !== undefined && r.detached) return localOp(this.#host, op, r, h.path, arg)
     if (this.#closeInfo !== undefined) return this.#failed(new ConnectionClosedError(this.#closeInfo))
     if (h.tracker !== undefined && h.tracker.count === 0) return this.#failed(new ReferenceError('this Remote was released'))
-    let wire: unknown
-    if (arg !== undefined) {
+    let wire: unknown = arg
+    if (!isPlain(arg)) {
       const enc = new Encoder(this.#encodeHost, { stacks: this.#stacks })
       try {
         wire = enc.encode(arg)
@@ -239,8 +239,6 @@ export class Connection extends EventEmitter {
     }
     if (r !== undefined) r.used = true
     const rid = this.#nextRid--
-    // [op, rid, target, path, arg, pull]
-    const msg: OpMessage = [op, rid, h.base, h.path, wire, 1]
     const state: ResultState = { rid, state: 0, value: undefined, used: false, awaited: false, pulled: false, detached: false, sent: false }
     if (this.#localStacks && (op === 'call' || op === 'new')) {
       const holder = {}
@@ -248,9 +246,14 @@ export class Connection extends EventEmitter {
       this.#callStacks.set(state, holder)
     }
     this.#pending.set(rid, state)
-    this.#unflushed.push([state, msg])
+    const q = this.#queue
+    // the pull flag's place in the batch, decided at flush
+    this.#unflushed.push(state, q.length + 5)
+    // op, rid, target, path, arg, pull
+    const path = h.path
+    q.push(op, rid, h.base, path.length === 1 ? path[0] : path, wire, 1)
     this.#calls++
-    this.#enqueue(msg)
+    this.#schedule()
     return makeProxy({ host: this.#host, base: rid, path: [], result: state, tracker: undefined })
   }
 
@@ -258,8 +261,13 @@ export class Connection extends EventEmitter {
     return makeProxy({ host: this.#host, base: 0, path: [], result: localState(2, err), tracker: undefined })
   }
 
-  #enqueue(msg: unknown): void {
-    this.#queue.push(msg)
+  /** Queues one message (its tag and fields) for the next batch. */
+  #enqueue(...message: unknown[]): void {
+    for (const field of message) this.#queue.push(field)
+    this.#schedule()
+  }
+
+  #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true
       queueMicrotask(this.#flushBound)
@@ -272,21 +280,22 @@ export class Connection extends EventEmitter {
     this.#scheduled = false
     if (!this.#ready || this.#closeInfo !== undefined) return
     const unflushed = this.#unflushed
-    for (let i = 0; i < unflushed.length; i++) {
-      const [state, msg] = unflushed[i]!
+    for (let i = 0; i < unflushed.length; i += 2) {
+      const state = unflushed[i] as ResultState
       state.sent = true
       if (state.awaited || !state.used) {
         state.pulled = true
       } else {
-        msg[5] = 0
+        this.#queue[unflushed[i + 1] as number] = 0
         this.#pending.delete(state.rid)
         this.#retained.register(state, state.rid, state)
+        state.retained = true
       }
     }
     unflushed.length = 0
     if (this.#releases.length > 0) {
-      // ["release", [id, count, ...]]
-      this.#queue.push(['release', this.#releases])
+      // release, [id, count, ...]
+      this.#queue.push('release', this.#releases)
       this.#releases = []
     }
     if (this.#queue.length === 0) return
@@ -301,31 +310,32 @@ export class Connection extends EventEmitter {
     try {
       this.#transport.send(batch, transfer)
     } catch (err) {
-      // A value the transport cannot serialize: send the rest one by one, fail the culprits.
-      if (batch.length === 1) return this.#sendFailed(batch[0] as Message, err)
-      for (const msg of batch) {
+      // A value the transport cannot serialize: send the messages one by one, fail the culprits.
+      const messages = splitBatch(batch)
+      if (messages.length === 1) return this.#sendFailed(messages[0]!, err)
+      for (const msg of messages) {
         try {
-          this.#transport.send([msg], transfer)
+          this.#transport.send(msg, transfer)
         } catch (e) {
-          this.#sendFailed(msg as Message, e)
+          this.#sendFailed(msg, e)
         }
       }
     }
   }
 
-  #sendFailed(msg: Message, err: unknown): void {
+  #sendFailed(msg: unknown[], err: unknown): void {
     const error = new TypeError(`a value could not be sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-    if (opSet.has(msg[0])) {
+    const tag = msg[0] as string
+    if (opSet.has(tag)) {
       const state = this.#pending.get(msg[1] as Id)
       if (state !== undefined) {
         this.#pending.delete(state.rid)
         this.#settle(state, 2, error)
       }
-    } else if (msg[0] === 'ret') {
-      // ["throw", rid, error]
-      this.#enqueue(['throw', msg[1], this.#encodeError(error)])
-    } else if (msg[0] === 'settle') {
-      this.#enqueue(['settle', msg[1], 0, this.#encodeError(error)])
+    } else if (tag === 'ret') {
+      this.#enqueue('throw', msg[1], this.#encodeError(error))
+    } else if (tag === 'settle') {
+      this.#enqueue('settle', msg[1], 0, this.#encodeError(error))
     } else {
       this.#abort({ reason: 'error', error })
     }
@@ -334,10 +344,7 @@ export class Connection extends EventEmitter {
   #queueRelease(id: Id, count: number): void {
     if (this.#closeInfo !== undefined) return
     this.#releases.push(id, count)
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      queueMicrotask(this.#flushBound)
-    }
+    this.#schedule()
   }
 
   // ---- results on this side (caller) ----
@@ -358,8 +365,7 @@ export class Connection extends EventEmitter {
       } else {
         state.pulled = true
         this.#pending.set(state.rid, state)
-        // ["pull", rid]
-        this.#enqueue(['pull', state.rid])
+        this.#enqueue('pull', state.rid)
       }
     }
     return state.promise
@@ -380,7 +386,7 @@ export class Connection extends EventEmitter {
       const count = this.#imports.forget(h.tracker)
       if (count > 0) this.#queueRelease(h.tracker.id, count)
     } else if (h.result !== undefined && !h.result.detached && h.result.sent && !h.result.pulled) {
-      this.#retained.unregister(h.result)
+      if (h.result.retained) this.#retained.unregister(h.result)
       h.result.detached = true
       this.#settle(h.result, 2, new ReferenceError('this Remote was released'))
       this.#queueRelease(h.result.rid, 1)
@@ -475,11 +481,11 @@ export class Connection extends EventEmitter {
 
   #sendSettle(pid: Id, ok: 0 | 1, value: unknown): void {
     if (this.#closeInfo !== undefined) return
-    // ["settle", pid, ok, value]
-    this.#enqueue(['settle', pid, ok, ok ? this.#encodeValue(value, false) : this.#encodeError(value)])
+    this.#enqueue('settle', pid, ok, ok ? this.#encodeValue(value, false) : this.#encodeError(value))
   }
 
   #encodeValue(value: unknown, copy: boolean): unknown {
+    if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return value
     const enc = new Encoder(this.#encodeHost, { stacks: this.#stacks, copy })
     const out = enc.encode(value)
     if (enc.transfer !== undefined) (this.#transfer ??= []).push(...enc.transfer)
@@ -541,25 +547,30 @@ export class Connection extends EventEmitter {
 
   #receive(data: unknown): void {
     if (this.#closeInfo !== undefined) return
-    if (!Array.isArray(data)) return this.#protocolError('a frame must be a batch (an array of messages)')
-    for (let i = 0; i < data.length; i++) {
+    if (!Array.isArray(data)) return this.#protocolError('a frame must be a batch (an array)')
+    const n = data.length
+    let i = 0
+    while (i < n) {
       if (this.#closeInfo !== undefined) return
-      const msg = data[i] as Message
-      if (!Array.isArray(msg) || typeof msg[0] !== 'string') return this.#protocolError('a message must be an array with its tag first')
+      const tag = data[i]
+      const arity = typeof tag === 'string' && Object.hasOwn(ARITY, tag) ? ARITY[tag]! : -1
+      if (arity < 0) return this.#protocolError(`unknown message tag ${JSON.stringify(tag)}`)
+      if (i + arity >= n) return this.#protocolError(`truncated '${tag}' message`)
       try {
-        this.#dispatch(msg)
+        this.#dispatch(tag as string, data, i)
       } catch (err) {
         if (err instanceof ProtocolError) return this.#abort({ reason: 'error', error: err })
         throw err
       }
+      i += arity + 1
     }
   }
 
-  #dispatch(msg: Message): void {
-    const tag = msg[0]
+  // d[i] is the tag; its fields follow in d[i + 1 ...] (shapes in messages.ts)
+  #dispatch(tag: string, d: unknown[], i: number): void {
     if (!this.#ready) {
       if (tag !== 'hello') throw new ProtocolError(`expected the handshake, got '${tag}'`)
-      const [, version] = msg
+      const version = d[i + 1]
       if (version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version mismatch: the peer speaks ${String(version)}, this side ${PROTOCOL_VERSION}`)
       this.#ready = true
       clearTimeout(this.#handshakeTimer)
@@ -568,15 +579,18 @@ export class Connection extends EventEmitter {
       return
     }
     switch (tag) {
-      case 'ret': {
-        // ["ret", rid, value]
-        const state = this.#pending.get(msg[1])
+      case 'ret':
+      case 'throw': {
+        // ret, rid, value | throw, rid, error
+        const rid = d[i + 1] as Id
+        const state = this.#pending.get(rid)
         if (state === undefined) return
-        this.#pending.delete(msg[1])
+        this.#pending.delete(rid)
+        const wire = d[i + 2]
         let value: unknown
-        let outcome: 1 | 2 = 1
+        let outcome: 1 | 2 = tag === 'ret' ? 1 : 2
         try {
-          value = new Decoder(this.#decodeHost).decode(msg[2])
+          value = isMarked(wire) ? new Decoder(this.#decodeHost).decode(wire) : wire
         } catch (err) {
           if (err instanceof ProtocolError) throw err
           value = err
@@ -586,50 +600,36 @@ export class Connection extends EventEmitter {
         this.#settle(state, outcome, value)
         return
       }
-      case 'throw': {
-        // ["throw", rid, error]
-        const state = this.#pending.get(msg[1])
-        if (state === undefined) return
-        this.#pending.delete(msg[1])
-        let error: unknown
-        try {
-          error = new Decoder(this.#decodeHost).decode(msg[2])
-        } catch (err) {
-          if (err instanceof ProtocolError) throw err
-          error = err
-        }
-        this.#detach(state)
-        this.#settle(state, 2, error)
-        return
-      }
       case 'settle': {
-        // ["settle", pid, ok, value]
-        const d = this.#peerPromises.get(msg[1])
-        if (d === undefined) return
-        this.#peerPromises.delete(msg[1])
+        // settle, pid, ok, value
+        const pid = d[i + 1] as Id
+        const deferred = this.#peerPromises.get(pid)
+        if (deferred === undefined) return
+        this.#peerPromises.delete(pid)
         try {
-          const v = new Decoder(this.#decodeHost).decode(msg[3])
-          if (msg[2]) d.resolve(v)
-          else d.reject(v)
+          const v = new Decoder(this.#decodeHost).decode(d[i + 3])
+          if (d[i + 2]) deferred.resolve(v)
+          else deferred.reject(v)
         } catch (err) {
           if (err instanceof ProtocolError) throw err
-          d.reject(err)
+          deferred.reject(err)
         }
         return
       }
       case 'release': {
-        // ["release", [id, count, ...]]
-        const pairs = msg[1]
+        // release, [id, count, ...]
+        const pairs = d[i + 1]
         if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new ProtocolError('malformed release')
-        for (let i = 0; i < pairs.length; i += 2) this.#exports.release(pairs[i]!, pairs[i + 1]!)
+        for (let k = 0; k < pairs.length; k += 2) this.#exports.release(pairs[k], pairs[k + 1])
         return
       }
       case 'pull': {
-        // ["pull", rid]
-        const entry = this.#exports.get(msg[1])
-        if (entry === undefined || msg[1] >= 0) throw new ProtocolError(`pull of unknown result ${msg[1]}`)
+        // pull, rid
+        const rid = d[i + 1] as Id
+        const entry = typeof rid === 'number' && rid < 0 ? this.#exports.get(rid) : undefined
+        if (entry === undefined) throw new ProtocolError(`pull of unknown result ${String(rid)}`)
         if (entry.state === 0) (entry as PendingEntry).pull = true
-        else this.#reply(msg[1], entry)
+        else this.#reply(rid, entry)
         return
       }
       case 'bye':
@@ -638,38 +638,40 @@ export class Connection extends EventEmitter {
       case 'hello':
         throw new ProtocolError('a second handshake')
       default:
-        if (opSet.has(tag)) return this.#serve(msg as OpMessage)
-        throw new ProtocolError(`unknown message '${tag}'`)
+        // op, rid, target, path, arg, pull
+        return this.#serve(tag as Op, d[i + 1] as Id, d[i + 2] as Id, d[i + 3], d[i + 4], d[i + 5])
     }
   }
 
   /** A pulled result arrived: the peer may drop it now; later operations run on the value here. */
   #detach(state: ResultState): void {
     state.detached = true
-    this.#retained.unregister(state)
+    if (state.retained) this.#retained.unregister(state)
     this.#queueRelease(state.rid, 1)
   }
 
   // ---- serving the peer's operations (callee) ----
 
-  #serve(msg: OpMessage): void {
-    const [op, rid, target, path, arg, pull] = msg
-    if (typeof rid !== 'number' || rid >= 0 || typeof target !== 'number' || !Array.isArray(path)) throw new ProtocolError(`malformed '${op}' message`)
+  #serve(op: Op, rid: Id, target: Id, wirePath: unknown, arg: unknown, pull: unknown): void {
+    if (typeof rid !== 'number' || rid >= 0 || typeof target !== 'number') throw new ProtocolError(`malformed '${op}' message`)
+    // a one-name path crosses as the name alone
+    const path = (typeof wirePath === 'string' || typeof wirePath === 'number' ? [wirePath] : wirePath) as Path
+    if (!Array.isArray(path)) throw new ProtocolError(`malformed '${op}' message`)
     const entry: PendingEntry = { value: undefined, refs: 1, state: 0, pull: pull === 1, copy: op === 'obtain' }
     if (this.#running >= this.#limits.maxInFlight || this.#exports.size >= this.#limits.maxExports) {
       const what = this.#running >= this.#limits.maxInFlight ? `operations in flight (limit ${this.#limits.maxInFlight})` : `exports (limit ${this.#limits.maxExports})`
       // not stored: the peer's later release of rid finds nothing and is ignored
-      // ["throw", rid, error]
-      return this.#enqueue(['throw', rid, this.#encodeError(new ProtocolError(`too many ${what} on this connection`))])
+      return this.#enqueue('throw', rid, this.#encodeError(new ProtocolError(`too many ${what} on this connection`)))
     }
     this.#exports.setResult(rid, entry)
     let t: unknown
     let dec: Decoder | undefined
-    const holder = { v: arg }
+    let holder: { v: unknown } | undefined
     try {
       t = target !== 0 ? this.#targetOf(target) : NO_ROOT_OPS.has(op) ? undefined : this.#rootOrThrow()
-      if (arg !== undefined && !RAW_ARG_OPS.has(op)) {
+      if (isMarked(arg) && !RAW_ARG_OPS.has(op)) {
         dec = new Decoder(this.#decodeHost)
+        holder = { v: undefined }
         dec.decodeInto(holder, arg)
       }
     } catch (err) {
@@ -679,9 +681,9 @@ export class Connection extends EventEmitter {
     let result: unknown
     try {
       if (t instanceof Promise || dec?.pending !== undefined) {
-        result = Promise.all([t, dec?.settle()]).then(([tv]) => handlers[op](this.#ctx, tv, path, holder.v))
+        result = Promise.all([t, dec?.settle()]).then(([tv]) => handlers[op](this.#ctx, tv, path, holder === undefined ? arg : holder.v))
       } else {
-        result = handlers[op](this.#ctx, t, path, holder.v)
+        result = handlers[op](this.#ctx, t, path, holder === undefined ? arg : holder.v)
       }
     } catch (err) {
       return this.#finish(rid, entry, 2, err)
@@ -725,13 +727,12 @@ export class Connection extends EventEmitter {
       try {
         wire = this.#encodeValue(entry.value, (entry as PendingEntry).copy === true)
       } catch (err) {
-        // ["throw", rid, error]
-        return this.#enqueue(['throw', rid, this.#encodeError(err)])
+        return this.#enqueue('throw', rid, this.#encodeError(err))
       }
-      // ["ret", rid, value]
-      this.#enqueue(['ret', rid, wire])
+      this.#queue.push('ret', rid, wire)
+      this.#schedule()
     } else {
-      this.#enqueue(['throw', rid, this.#encodeError(entry.value)])
+      this.#enqueue('throw', rid, this.#encodeError(entry.value))
     }
   }
 
@@ -749,7 +750,7 @@ export class Connection extends EventEmitter {
     this.#readyReject(err)
     for (const state of this.#pending.values()) this.#settle(state, 2, err)
     this.#pending.clear()
-    for (const [state] of this.#unflushed) this.#settle(state, 2, err)
+    for (let i = 0; i < this.#unflushed.length; i += 2) this.#settle(this.#unflushed[i] as ResultState, 2, err)
     this.#unflushed.length = 0
     for (const d of this.#peerPromises.values()) d.reject(err)
     this.#peerPromises.clear()
@@ -772,6 +773,17 @@ export class Connection extends EventEmitter {
 interface PendingEntry extends ExportEntry {
   pull?: boolean
   copy?: boolean
+}
+
+/** Splits a flat batch into its messages (for the slow path of a failed send). */
+function splitBatch(batch: unknown[]): unknown[][] {
+  const out: unknown[][] = []
+  for (let i = 0; i < batch.length; ) {
+    const arity = ARITY[batch[i] as string] ?? 0
+    out.push(batch.slice(i, i + arity + 1))
+    i += arity + 1
+  }
+  return out
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -34,7 +34,7 @@ export function walk(target: unknown, path: Path, from = 0): unknown {
 /** Walks to the parent of the last name, then applies `fn(parent, name)`. */
 function atLast(target: unknown, path: Path, fn: (parent: unknown, name: string | number) => unknown): unknown {
   if (path.length === 0) return fn(undefined, '')
-  const parent = walk(target, path.slice(0, -1))
+  const parent = path.length === 1 ? target : walk(target, path.slice(0, -1))
   const name = path[path.length - 1]
   const go = (p: unknown) => {
     checkName(p, name)
@@ -42,6 +42,14 @@ function atLast(target: unknown, path: Path, fn: (parent: unknown, name: string 
     return fn(p, name!)
   }
   return parent instanceof Promise ? parent.then(go) : go(parent)
+}
+
+function callMethod(parent: unknown, name: unknown, arg: unknown): unknown {
+  checkName(parent, name)
+  if (parent === null || parent === undefined) throw new TypeError(`cannot read '${String(name)}' of ${parent}`)
+  const fn = (parent as Record<string | number, unknown>)[name]
+  if (typeof fn !== 'function') throw new TypeError(`${String(name)} is not a function`)
+  return Reflect.apply(fn, parent, args(arg))
 }
 
 function args(arg: unknown): unknown[] {
@@ -57,11 +65,11 @@ export const handlers: Record<Op, Handler> = {
       if (typeof target !== 'function') throw new TypeError('the remote object is not a function')
       return Reflect.apply(target, undefined, args(arg))
     }
-    return atLast(target, path, (parent, name) => {
-      const fn = (parent as Record<string | number, unknown>)[name]
-      if (typeof fn !== 'function') throw new TypeError(`${String(name)} is not a function`)
-      return Reflect.apply(fn, parent, args(arg))
-    })
+    // the common case, a method of the target itself, without closures
+    if (path.length === 1) return callMethod(target, path[0], arg)
+    const parent = walk(target, path.slice(0, -1))
+    const name = path[path.length - 1]
+    return parent instanceof Promise ? parent.then((p) => callMethod(p, name, arg)) : callMethod(parent, name, arg)
   },
 
   new: (_ctx, target, path, arg) => {

@@ -16,32 +16,32 @@ export type Path = (string | number)[]
 export const OPS = ['get', 'call', 'new', 'set', 'del', 'has', 'keys', 'iter', 'next', 'fetch', 'browse', 'attach', 'ping', 'hold', 'obtain'] as const
 export type Op = (typeof OPS)[number]
 
-// Messages, each an array with its tag first. A transport message is a batch: an array of these.
+// A transport message is a batch: one flat array of messages, each its tag followed by a fixed
+// number of fields (ARITY). Flat, because structured clone and v8.serialize pay per nested array.
 //
-// ["hello", version, features, options]          handshake, sent first by both sides
-// [op, rid, target, path, arg, pull]             an operation; rid is the caller-chosen result id
-//                                                (negative), target a table id (0 root, >0 export,
-//                                                <0 an earlier rid); arg depends on the op:
-//                                                call/new: encoded args array; set: [value] encoded;
-//                                                next: how many items (0: close it); fetch: a
-//                                                name; attach: [value, name]; ping: any value;
-//                                                hold: a value to keep and return by reference;
-//                                                pull 1 when the caller wants the result sent back
-// ["pull", rid]                                  send back the result of rid when it settles
-// ["ret", rid, value]                            rid fulfilled with the encoded value
-// ["throw", rid, error]                          rid rejected with the encoded error
-// ["settle", pid, ok, value]                     a promise exported by reference settled
-// ["release", [id, count, id, count, ...]]       drop these references (counts are what was received)
-// ["bye", reason]                                the sender is closing on purpose
-export type OpMessage = [op: Op, rid: Id, target: Id, path: Path, arg: unknown, pull: 0 | 1]
-export type HelloMessage = ['hello', version: number, features: readonly string[], options: HelloOptions]
-export type PullMessage = ['pull', rid: Id]
-export type RetMessage = ['ret', rid: Id, value: unknown]
-export type ThrowMessage = ['throw', rid: Id, error: unknown]
-export type SettleMessage = ['settle', pid: Id, ok: 0 | 1, value: unknown]
-export type ReleaseMessage = ['release', pairs: number[]]
-export type ByeMessage = ['bye', reason: string]
-export type Message = OpMessage | HelloMessage | PullMessage | RetMessage | ThrowMessage | SettleMessage | ReleaseMessage | ByeMessage
+// hello, version, features, options            handshake, sent first by both sides
+// op, rid, target, path, arg, pull             an operation (op is one of OPS); rid is the
+//                                              caller-chosen result id (negative), target a table
+//                                              id (0 root, >0 export, <0 an earlier rid); path
+//                                              the property names from the target (one name
+//                                              crosses as the name alone); arg depends on the op:
+//                                              call/new: encoded args array; set: [value] encoded;
+//                                              next: how many items (0: close it); fetch: a
+//                                              name; attach: [value, name]; ping: any value;
+//                                              hold: a value to keep and return by reference;
+//                                              pull 1 when the caller wants the result sent back
+// pull, rid                                    send back the result of rid when it settles
+// ret, rid, value                              rid fulfilled with the encoded value
+// throw, rid, error                            rid rejected with the encoded error
+// settle, pid, ok, value                       a promise exported by reference settled
+// release, [id, count, id, count, ...]         drop these references (counts are what was received)
+// bye, reason                                  the sender is closing on purpose
+
+/** How many fields follow each tag. */
+export const ARITY: Readonly<Record<string, number>> = {
+  hello: 3, pull: 1, ret: 2, throw: 2, settle: 3, release: 1, bye: 1,
+  ...Object.fromEntries(OPS.map((op) => [op, 5])),
+}
 
 /** What a side says about itself in the handshake. */
 export interface HelloOptions {

@@ -21,6 +21,8 @@ export interface ResultState {
   detached: boolean
   /** Its operation has left in a batch (so `pulled` is decided). */
   sent: boolean
+  /** Registered for release at garbage collection (kept on the peer, not pulled). */
+  retained?: boolean
   promise?: Promise<unknown>
   resolve?: (v: unknown) => void
   reject?: (e: unknown) => void
@@ -35,6 +37,10 @@ export interface Handle {
   result: ResultState | undefined
   /** Set when `base` is an import (a settled Remote). */
   tracker: Tracker | undefined
+  /** Proxies of this settled Remote's members, made once. */
+  members?: Map<string, object>
+  /** The Remote this path was read from: kept alive (and so not released) while the path lives. */
+  owner?: object
 }
 
 /** What a proxy needs from its connection. */
@@ -70,11 +76,22 @@ export function handleOf(value: unknown): Handle | undefined {
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 
 const traps: ProxyHandler<Record<symbol, Handle>> = {
-  get(target, prop) {
+  get(target, prop, receiver) {
     const h = target[HANDLE]!
     if (typeof prop === 'string') {
       if (prop === 'then') return thenable(h) ? thenOf(h) : undefined
-      return makeProxy({ host: h.host, base: h.base, path: [...h.path, prop], result: h.result, tracker: h.tracker })
+      const owner = h.owner ?? (h.path.length === 0 && h.result === undefined ? receiver : undefined)
+      if (h.path.length === 0 && h.result === undefined) {
+        // a settled Remote keeps its members' proxies: `r.method(...)` in a loop allocates less
+        const cache = (h.members ??= new Map())
+        let member = cache.get(prop)
+        if (member === undefined) {
+          member = makeProxy({ host: h.host, base: h.base, path: [prop], result: undefined, tracker: h.tracker, owner })
+          if (cache.size < 64) cache.set(prop, member)
+        }
+        return member
+      }
+      return makeProxy({ host: h.host, base: h.base, path: [...h.path, prop], result: h.result, tracker: h.tracker, owner })
     }
     if (prop === HANDLE) return h
     if (prop === Symbol.asyncIterator) return (options?: IterOptions) => h.host.iterate(h, options)
