@@ -196,7 +196,7 @@ const enum Kind { Leaf, Array, Plain, MapLike, SetLike, Error, Promise, Ref }
 function classify(value: object, copyMode: boolean): Kind {
   // Proxies are functions (callable targets): the rewrite asks the host about those.
   if (typeof value === 'function') return Kind.Ref
-  if (isRefMarked(value)) return Kind.Ref
+  if (!copyMode && isRefMarked(value)) return Kind.Ref
   if (Array.isArray(value)) return Kind.Array
   const proto = Object.getPrototypeOf(value)
   if (proto === Object.prototype || proto === null) return Kind.Plain
