@@ -236,7 +236,7 @@ for (const transport of transports) {
     assert.is(bytes.length, 4 << 20)
     assert.is(bytes[12345], 7)
     const sent = new Uint8Array(1 << 20).fill(3)
-    const back = await root.echo(sent)
+    const back = (await root.echo(sent)) as Uint8Array
     assert.is(back.length, 1 << 20)
     assert.is(back[99], 3)
   })

@@ -70,7 +70,7 @@ export async function rejects<E extends Error>(p: PromiseLike<unknown>, cls: abs
     if (!(err instanceof cls)) throw new assert.Assertion({ message: `${what}: expected ${cls.name}, got ${String(err)}`, actual: err, expects: cls.name, operator: 'rejects' })
     return err
   }
-  throw new assert.Assertion({ message: `${what}: expected a rejection with ${cls.name}, it resolved`, operator: 'rejects' })
+  throw new assert.Assertion({ message: `${what}: expected a rejection with ${cls.name}, it resolved`, operator: 'rejects', expects: cls.name, actual: 'resolved' })
 }
 
 /** Runs GC a few times with pauses, so FinalizationRegistry callbacks run and releases flow. */

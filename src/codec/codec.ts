@@ -76,8 +76,7 @@ export class Encoder {
   encode(value: unknown): unknown {
     if (typeof value === 'object') {
       if (value === null) return null
-      const moved = takeTransfer(value)
-      if (moved !== undefined) (this.transfer ??= []).push(...moved)
+      this.#takeTransfers(value)
       if (!this.#needsRewrite(value, undefined)) return value
       this.#memo = new Map()
       try {
@@ -93,6 +92,21 @@ export class Encoder {
     }
     if (typeof value === 'symbol') throw new TypeError(`a symbol cannot cross a connection (${String(value)})`)
     return value
+  }
+
+  // transfer() marks count on the value itself and, for an argument list, on each argument.
+  #takeTransfers(value: object): void {
+    const moved = takeTransfer(value)
+    if (moved !== undefined) (this.transfer ??= []).push(...moved)
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const v = value[i]
+        if (typeof v === 'object' && v !== null) {
+          const m = takeTransfer(v)
+          if (m !== undefined) (this.transfer ??= []).push(...m)
+        }
+      }
+    }
   }
 
   // Pass 1: does anything below `value` need rewriting? Plain data says no and is sent untouched.

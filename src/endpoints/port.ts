@@ -10,7 +10,13 @@ import type { ConnectionOptions } from '../types.ts'
  */
 export function pair(optionsA?: ConnectionOptions, optionsB?: ConnectionOptions): [Connection, Connection] {
   const { port1, port2 } = new MessageChannel()
-  return [connectPort(port1, optionsA), connectPort(port2, optionsB)]
+  const a = connectPort(port1, optionsA)
+  try {
+    return [a, connectPort(port2, optionsB)]
+  } catch (err) {
+    void a.close()
+    throw err
+  }
 }
 
 /**

@@ -86,11 +86,18 @@ export class Connection extends EventEmitter {
   #encodeHost: EncodeHost
   #decodeHost: DecodeHost
   #flushBound = () => this.#flush()
+  #hopBound = () => queueMicrotask(this.#flushBound)
 
   /** @internal Use the transports' functions (pair, connectPort, worker, ...) instead. */
   constructor(transport: Transport, options: ConnectionOptions = {}) {
     super()
-    validateOptions(options)
+    try {
+      validateOptions(options)
+    } catch (err) {
+      // the transport may already hold a port or a process: let it go before refusing
+      void transport.close({ reason: 'local' })
+      throw err
+    }
     this.#transport = transport
     this.#rootValue = options.root
     this.#registry = options.registry ?? new Registry()
@@ -267,10 +274,12 @@ export class Connection extends EventEmitter {
     this.#schedule()
   }
 
+  // The flush waits one extra microtask hop: `await r.a().b` asks for `.b` in a job queued after
+  // the first hop, and that read belongs in the same batch as the call it reads from.
   #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true
-      queueMicrotask(this.#flushBound)
+      queueMicrotask(this.#hopBound)
     }
   }
 

@@ -80,6 +80,14 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
     const h = target[HANDLE]!
     if (typeof prop === 'string') {
       if (prop === 'then') return thenable(h) ? thenOf(h) : undefined
+      // a pending result is a promise for local code: catch and finally work on it here
+      if ((prop === 'catch' || prop === 'finally') && thenable(h)) {
+        const then = thenOf(h)
+        const promise = () => new Promise((resolve, reject) => then(resolve, reject))
+        return prop === 'catch'
+          ? (onRejected?: (e: unknown) => unknown) => then(undefined, onRejected)
+          : (onFinally?: () => void) => promise().finally(onFinally)
+      }
       const owner = h.owner ?? (h.path.length === 0 && h.result === undefined ? receiver : undefined)
       if (h.path.length === 0 && h.result === undefined) {
         // a settled Remote keeps its members' proxies: `r.method(...)` in a loop allocates less

@@ -1,0 +1,273 @@
+// Protocol-level behaviour over an in-process channel whose batches the test can see and forge.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { MessageChannel } from 'node:worker_threads'
+import {
+  AccessError, ConnectionClosedError, ProtocolError, connectPort, expose, pair, ref, copy, transfer, del, set,
+  keys, isRemote, PROTOCOL_VERSION, Registry,
+} from '../src/index.ts'
+import { rejects, within } from './harness.ts'
+import { ARITY } from '../src/protocol/messages.ts'
+import { Service } from './fixtures/service.ts'
+
+/** A pair whose batches from a to b are recorded (flat arrays: tag, fields, tag, ...). */
+function tappedPair(rootB: object, optionsB = {}) {
+  const { port1, port2 } = new MessageChannel()
+  const sent: unknown[][] = []
+  const received: unknown[][] = []
+  const tap = {
+    postMessage(v: unknown, t?: readonly any[]) {
+      sent.push(v as unknown[])
+      port1.postMessage(v, t as any)
+    },
+    on(ev: 'message' | 'close', fn: (v: unknown) => void) {
+      port1.on(ev, ev === 'message' ? (v: unknown) => { received.push(v as unknown[]); fn(v) } : fn)
+      return tap
+    },
+    off() {
+      return tap
+    },
+    close() {
+      port1.close()
+    },
+  }
+  const a = connectPort(tap as any)
+  const b = connectPort(port2, { root: rootB, ...optionsB })
+  return { a, b, sent, received }
+}
+
+/** The message tags of a flat batch, in order. */
+function tags(batch: unknown[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < batch.length; i += ARITY[batch[i] as string]! + 1) out.push(batch[i] as string)
+  return out
+}
+
+test('a 3-step pipelined chain is one batch each way', async () => {
+  const { a, b, sent, received } = tappedPair(new Service())
+  await a.ready
+  sent.length = 0
+  received.length = 0
+  assert.is(await (a.root as any).makeNode(1).child(2).child(3).value, 123)
+  assert.equal(tags(sent[0]!), ['call', 'call', 'call', 'get'], 'the whole chain left in one batch')
+  for (const later of sent.slice(1)) assert.equal(tags(later), ['release'], 'then only the release of the result')
+  assert.is(received.length, 1, 'one batch back')
+  // only the awaited result crossed back; the intermediate nodes stayed over there
+  assert.equal(tags(received[0]!), ['ret'])
+  await a.close()
+  await b.closed
+})
+
+test('results used only as targets are released when dropped', async () => {
+  const { a, b } = tappedPair(new Service())
+  const gc = (globalThis as any).gc as () => void
+  const run = async () => {
+    for (let i = 0; i < 50; i++) await (a.root as any).makeNode(i).child(1).value
+  }
+  await a.ping()
+  const base = b.stats().exported // the ping's own result, not yet released
+  await run()
+  for (let i = 0; i < 4; i++) {
+    gc()
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  await a.ping()
+  assert.is(b.stats().exported, base)
+  await a.close()
+})
+
+test('both sides serve roots: callbacks and calls go both ways', async () => {
+  const [a, b] = pair({ root: { name: () => 'a' } }, { root: { name: () => 'b', askBack: (r: any) => r.name() } })
+  assert.is(await (a.root as any).name(), 'b')
+  assert.is(await (b.root as any).name(), 'a')
+  assert.is(await (a.root as any).askBack(a.root), 'b', 'a Remote of b sent to b arrives as the original')
+  // b.root is a's root: sent over a it crosses as a forwarding reference, and still reaches a
+  assert.is(await (a.root as any).askBack(b.root), 'a')
+  await a.close()
+})
+
+test('a side without a root refuses operations on it', async () => {
+  const [a, b] = pair()
+  await rejects((a.root as any).anything(), AccessError)
+  await a.close()
+  await b.closed
+})
+
+test('allowSet and allowDelete open set and delete; assignment is ordered', async () => {
+  const obj = { x: 1, y: 2 }
+  const [a] = pair({}, { root: obj, allowSet: true, allowDelete: true })
+  const r = a.root as any
+  r.x = 5
+  assert.is(await r.x, 5, 'the set went before the get')
+  await set(r, 'y', 7)
+  assert.is(obj.y, 7)
+  assert.is(await del(r, 'y'), true)
+  assert.not.ok('y' in obj)
+  await rejects(set(r, '_hidden', 1), AccessError)
+  await rejects(set(r, '__proto__', {}), AccessError)
+  assert.is(({} as any).polluted, undefined)
+  await a.close()
+})
+
+test('a failed assignment is reported on the error event', async () => {
+  const [a, b] = pair({}, { root: { x: 1 } })
+  const errors: unknown[] = []
+  a.on('error', (e) => errors.push(e))
+  ;(a.root as any).x = 2
+  await a.ping()
+  assert.is(errors.length, 1)
+  assert.ok(errors[0] instanceof AccessError)
+  await a.close()
+  await b.closed
+})
+
+test('expose() narrows what one object shows, and never widens', async () => {
+  const obj = expose({ a: 1, b: 2, c: 3, _d: 4 }, { allow: ['a', 'b', '_d'], deny: ['b'] })
+  const [x] = pair({}, { root: obj })
+  const r = x.root as any
+  assert.is(await r.a, 1)
+  await rejects(r.b, AccessError)
+  await rejects(r.c, AccessError)
+  await rejects(r._d, AccessError)
+  assert.equal(await keys(r), ['a'])
+  assert.throws(() => expose({}, { allow: 'a' as any }), TypeError)
+  await x.close()
+})
+
+test('ref() sends plain data by reference; copy() sends an instance by value', async () => {
+  class Point {
+    constructor(public x: number, public y: number) {}
+  }
+  const [a] = pair({}, { root: { give: (v: unknown) => v, plain: ref({ n: 1 }), point: copy(new Point(1, 2)) } })
+  const r = a.root as any
+  const plain = await r.plain
+  assert.ok(isRemote(plain))
+  assert.is(await plain.n, 1)
+  const point = await r.point
+  assert.not.ok(isRemote(point))
+  assert.equal(point, { x: 1, y: 2 })
+  await a.close()
+})
+
+test('transfer() moves buffers over a MessagePort', async () => {
+  const [a] = pair({}, { root: { size: (b: Uint8Array) => b.byteLength } })
+  const buf = new Uint8Array(1024)
+  assert.is(await (a.root as any).size(transfer(buf, [buf.buffer])), 1024)
+  assert.is(buf.byteLength, 0, 'detached here: it moved')
+  await a.close()
+})
+
+test('symbols cannot cross; the call fails, the connection stays', async () => {
+  const [a] = pair({}, { root: new Service() })
+  await rejects((a.root as any).echo(Symbol('s')), TypeError)
+  assert.is(await (a.root as any).add(1, 1), 2)
+  await a.close()
+})
+
+test('a shared Registry: what one connection attaches, another fetches', async () => {
+  const registry = new Registry()
+  const svc = new Service()
+  const [a1] = pair({}, { root: svc, registry })
+  const [a2] = pair({}, { root: svc, registry })
+  const node = await (a1.root as any).makeNode(8)
+  await a1.attach(node, 'eight')
+  assert.equal(registry.browse(), ['eight'])
+  assert.is(await (a2.fetch('eight') as any).value, 8)
+  assert.is(a1.unexport('none'), false)
+  await a1.close()
+  await a2.close()
+})
+
+test('a pending result has local catch and finally, like any promise', async () => {
+  const [a] = pair({}, { root: new Service() })
+  const r = a.root as any
+  let finished = false
+  const caught = await r.throwType().catch((e: Error) => e)
+  assert.ok(caught instanceof TypeError)
+  assert.is(await r.add(1, 2).finally(() => (finished = true)), 3)
+  assert.ok(finished)
+  await a.close()
+})
+
+test('bad options are refused clearly', () => {
+  assert.throws(() => pair({ root: 5 as any }), /options.root/)
+  assert.throws(() => pair({ allowSet: 'yes' as any }), /allowSet/)
+  assert.throws(() => pair({ limits: { maxExports: -1 } }), /maxExports/)
+  assert.throws(() => connectPort({} as any), /MessagePort-like/)
+})
+
+// ---- faults over a raw port: the peer is hand-written, so it can misbehave ----
+
+function rawPeer(options = {}) {
+  const { port1, port2 } = new MessageChannel()
+  const conn = connectPort(port1, { root: new Service(), ...options })
+  return { conn, port: port2 }
+}
+
+const hello = ['hello', PROTOCOL_VERSION, [], { root: false }]
+
+test('a malformed frame closes the connection with ProtocolError', async () => {
+  for (const junk of ['not a batch', [42], ['nosuchtag', 1], ['call', -1]]) {
+    const { conn, port } = rawPeer()
+    port.postMessage([...hello])
+    port.postMessage(junk)
+    const info = await within(conn.closed, 2000, 'close on junk')
+    assert.is(info.reason, 'error')
+    assert.ok(info.error instanceof ProtocolError, String(junk))
+    port.close()
+  }
+})
+
+test('a wrong protocol version is refused with ProtocolError', async () => {
+  const { conn, port } = rawPeer()
+  port.postMessage(['hello', 99, [], { root: false }])
+  const info = await within(conn.closed, 2000)
+  assert.ok(info.error instanceof ProtocolError)
+  assert.match((info.error as Error).message, /version mismatch/)
+  await rejects(conn.ready, ConnectionClosedError)
+  port.close()
+})
+
+test('a handshake that never comes times out with ProtocolError', async () => {
+  const { conn, port } = rawPeer({ limits: { handshakeTimeout: 50 } })
+  const pending = (conn.root as any).x
+  const info = await within(conn.closed, 2000)
+  assert.ok(info.error instanceof ProtocolError)
+  assert.match((info.error as Error).message, /handshake/)
+  await rejects(pending, ConnectionClosedError)
+  port.close()
+})
+
+test('a release of more references than were sent is a protocol error', async () => {
+  const { conn, port } = rawPeer()
+  port.postMessage([...hello, 'call', -1, 0, 'makeNode', [1], 1])
+  const reply = await within(new Promise<unknown[]>((r) => port.once('message', (m) => (m[0] === 'hello' ? port.once('message', r) : r(m)))), 2000)
+  assert.is(reply[0], 'ret')
+  const id = (reply[2] as any)['\u0000'] === 'r' ? (reply[2] as any).i : NaN
+  assert.ok(id > 0)
+  port.postMessage(['release', [id, 5]])
+  const info = await within(conn.closed, 2000)
+  assert.ok(info.error instanceof ProtocolError)
+  port.close()
+})
+
+test('limits: maxInFlight and maxExports refuse the operation, not the connection', async () => {
+  const [a, b] = pair({}, { root: new Service(), limits: { maxInFlight: 2, maxExports: 50 } })
+  const r = a.root as any
+  const hung = [r.hang(), r.hang()]
+  hung.forEach((p) => p.then(() => {}, () => {}))
+  const err = await rejects(r.later(1), ProtocolError)
+  assert.match(err.message, /in flight/)
+  assert.not.ok(a.isClosed)
+  await a.close()
+  await b.closed
+  const [c, d] = pair({}, { root: new Service(), limits: { maxExports: 50 } })
+  const many = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => (c.root as any).makeNode(i)))
+  assert.ok(many.some((s) => s.status === 'rejected' && /exports/.test(String((s as PromiseRejectedResult).reason))))
+  assert.ok(many.some((s) => s.status === 'fulfilled'))
+  assert.is(await (c.root as any).add(1, 2), 3, 'the connection still serves')
+  await c.close()
+  await d.closed
+})
+
+test.run()
