@@ -20,7 +20,8 @@ export const TAG = '\u0000'
 export type Marker = { [TAG]: string; i?: number; v?: unknown }
 
 export interface EncodeHost {
-  /** For a proxy of this connection, its marker; for anything else, undefined. */
+  /** For a proxy of this connection, its marker; for anything else (local objects, other
+   *  connections' proxies, which then cross as forwarding references), undefined. */
   markerOf(value: object): Marker | undefined
   /** Export a local object by reference (one more reference for the peer); returns its id. */
   exportObject(value: object): number
@@ -189,12 +190,10 @@ export class Encoder {
         return out
       }
       default: {
-        if (typeof value === 'function') {
-          const marker = this.#host.markerOf(value)
-          if (marker !== undefined) {
-            memo.set(value, marker)
-            return marker
-          }
+        const marker = this.#host.markerOf(value)
+        if (marker !== undefined) {
+          memo.set(value, marker)
+          return marker
         }
         if (this.#opts.copy && typeof value === 'function') throw new TypeError(`a function cannot be copied by value (${(value as { name?: string }).name || 'anonymous'})`)
         const out = { [TAG]: 'r', i: this.#host.exportObject(value) }
@@ -208,7 +207,8 @@ export class Encoder {
 const enum Kind { Leaf, Array, Plain, MapLike, SetLike, Error, Promise, Ref }
 
 function classify(value: object, copyMode: boolean): Kind {
-  // Proxies are functions (callable targets): the rewrite asks the host about those.
+  // Proxies are functions or objects of their own class: they classify as Ref, and the rewrite
+  // asks the host about every Ref.
   if (typeof value === 'function') return Kind.Ref
   if (!copyMode && isRefMarked(value)) return Kind.Ref
   if (Array.isArray(value)) return Kind.Array

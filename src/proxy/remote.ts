@@ -70,8 +70,12 @@ const HANDLE = Symbol.for('farside.handle')
 
 /** The handle of a proxy, or undefined for anything else. */
 export function handleOf(value: unknown): Handle | undefined {
-  return typeof value === 'function' ? ((value as unknown as Record<symbol, Handle | undefined>)[HANDLE]) : undefined
+  return (typeof value === 'function' || (typeof value === 'object' && value !== null))
+    ? (value as Record<symbol, Handle | undefined>)[HANDLE]
+    : undefined
 }
+
+
 
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 
@@ -156,6 +160,8 @@ function stateOf(proxy: object): ResultState {
 
 /** Makes the proxy for a handle. */
 export function makeProxy(h: Handle): object {
+  // Every proxy is callable, a pending result too (`r.getFn()(1)` is pipelined). So typeof says
+  // 'function': code that takes "a promise or a function" wants Promise.resolve(p) instead.
   const target = function remote() {} as unknown as Record<symbol, Handle>
   target[HANDLE] = h
   return new Proxy(target, traps)
