@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { MessageChannel } from 'node:worker_threads'
 import {
   AccessError, ConnectionClosedError, ProtocolError, connectPort, expose, pair, ref, copy, transfer, del, set,
-  keys, isRemote, PROTOCOL_VERSION, Registry,
+  keys, isRemote, release, PROTOCOL_VERSION, Registry,
 } from '../src/index.ts'
 import { rejects, within } from './harness.ts'
 import { ARITY } from '../src/protocol/messages.ts'
@@ -265,6 +265,7 @@ test('limits: maxInFlight and maxExports refuse the operation, not the connectio
   const many = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => (c.root as any).makeNode(i)))
   assert.ok(many.some((s) => s.status === 'rejected' && /exports/.test(String((s as PromiseRejectedResult).reason))))
   assert.ok(many.some((s) => s.status === 'fulfilled'))
+  for (const s of many) if (s.status === 'fulfilled') release(s.value)
   assert.is(await (c.root as any).add(1, 2), 3, 'the connection still serves')
   await c.close()
   await d.closed

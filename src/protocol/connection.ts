@@ -72,6 +72,7 @@ export class Connection extends EventEmitter {
   #unflushed: (ResultState | number)[] = []
   #releases: number[] = []
   #scheduled = false
+  #releaseTimer: ReturnType<typeof setImmediate> | undefined
   #nextRid = -1
   #calls = 0
   #running = 0
@@ -244,15 +245,15 @@ export class Connection extends EventEmitter {
       }
       if (enc.transfer !== undefined) (this.#transfer ??= []).push(...enc.transfer)
     }
-    if (r !== undefined) r.used = true
     const rid = this.#nextRid--
-    const state: ResultState = { rid, state: 0, value: undefined, used: false, awaited: false, pulled: false, detached: false, sent: false }
+    const state: ResultState = { rid, state: 0, value: undefined, awaited: false, pulled: false, detached: false, sent: false }
     if (this.#localStacks && (op === 'call' || op === 'new')) {
       const holder = {}
       Error.captureStackTrace(holder, this.#op)
       this.#callStacks.set(state, holder)
     }
     this.#pending.set(rid, state)
+    if (this.#releases.length > 0) this.#moveReleases()
     const q = this.#queue
     // the pull flag's place in the batch, decided at flush
     this.#unflushed.push(state, q.length + 5)
@@ -270,6 +271,7 @@ export class Connection extends EventEmitter {
 
   /** Queues one message (its tag and fields) for the next batch. */
   #enqueue(...message: unknown[]): void {
+    if (this.#releases.length > 0) this.#moveReleases()
     for (const field of message) this.#queue.push(field)
     this.#schedule()
   }
@@ -284,15 +286,20 @@ export class Connection extends EventEmitter {
   }
 
   // Everything queued in one tick leaves as one batch. The pull flag of each operation is decided
-  // here, late: a result used as a target or argument before now is kept on the peer, not sent.
+  // here, late: only results awaited by now are sent back (`await` and Promise.all ask in time);
+  // the rest stay on the peer, for pipelining, until pulled or dropped here.
   #flush(): void {
     this.#scheduled = false
+    if (this.#releaseTimer !== undefined) {
+      clearImmediate(this.#releaseTimer)
+      this.#releaseTimer = undefined
+    }
     if (!this.#ready || this.#closeInfo !== undefined) return
     const unflushed = this.#unflushed
     for (let i = 0; i < unflushed.length; i += 2) {
       const state = unflushed[i] as ResultState
       state.sent = true
-      if (state.awaited || !state.used) {
+      if (state.awaited) {
         state.pulled = true
       } else {
         this.#queue[unflushed[i + 1] as number] = 0
@@ -302,11 +309,7 @@ export class Connection extends EventEmitter {
       }
     }
     unflushed.length = 0
-    if (this.#releases.length > 0) {
-      // release, [id, count, ...]
-      this.#queue.push('release', this.#releases)
-      this.#releases = []
-    }
+    if (this.#releases.length > 0) this.#moveReleases()
     if (this.#queue.length === 0) return
     const batch = this.#queue
     const transfer = this.#transfer
@@ -350,10 +353,22 @@ export class Connection extends EventEmitter {
     }
   }
 
+  /** Puts the waiting releases in the queue, in order with the messages around them. */
+  #moveReleases(): void {
+    // release, [id, count, ...]
+    this.#queue.push('release', this.#releases)
+    this.#releases = []
+  }
+
+  // Releases ride with the next batch, ahead of what is queued after them; alone, they leave on a later turn of the event loop, so a
+  // call-reply-release exchange costs two messages, not three.
   #queueRelease(id: Id, count: number): void {
     if (this.#closeInfo !== undefined) return
     this.#releases.push(id, count)
-    this.#schedule()
+    if (this.#releaseTimer === undefined && !this.#scheduled) {
+      this.#releaseTimer = setImmediate(this.#flushBound)
+      this.#releaseTimer.unref()
+    }
   }
 
   // ---- results on this side (caller) ----
@@ -472,7 +487,6 @@ export class Connection extends EventEmitter {
         if (inner !== undefined && inner.host === this.#host) return this.#markerOf(v as object)
         return { [TAG]: 'v', v: new Encoder(this.#encodeHost, { stacks: this.#stacks }).encode(v) }
       }
-      r.used = true
       return { [TAG]: 'h', i: r.rid }
     }
     if (h.tracker !== undefined && h.tracker.count === 0) throw new ReferenceError('this Remote was released')

@@ -11,8 +11,6 @@ export interface ResultState {
   /** 0 pending, 1 fulfilled, 2 rejected. */
   state: 0 | 1 | 2
   value: unknown
-  /** Used as a target or argument before the batch left: the peer must keep it. */
-  used: boolean
   /** then() was called: the value is wanted. */
   awaited: boolean
   /** The peer will send (or sent) the value back. */
@@ -169,7 +167,7 @@ export function makeProxy(h: Handle): object {
 
 /** A result computed on this side (after its remote original was settled and let go). */
 export function localState(state: 1 | 2, value: unknown): ResultState {
-  return { rid: 0, state, value, used: false, awaited: false, pulled: true, detached: true, sent: true }
+  return { rid: 0, state, value, awaited: false, pulled: true, detached: true, sent: true }
 }
 
 /**

@@ -1,0 +1,76 @@
+// Transport over a Node IPC channel (child_process.fork with serialization 'advanced', so the
+// channel itself speaks node:v8): the parent's ChildProcess on one side, `process` on the other.
+import type { CloseInfo } from '../errors.ts'
+import type { Transport, TransportSink } from './transport.ts'
+
+/** What the adapter needs of an IPC endpoint: a ChildProcess or the child's `process`. */
+export interface IpcEndpoint {
+  send?(message: unknown, callback?: (err: Error | null) => void): boolean
+  on(event: 'message', fn: (m: unknown) => void): unknown
+  on(event: 'disconnect', fn: () => void): unknown
+  off(event: 'message', fn: (m: unknown) => void): unknown
+  off(event: 'disconnect', fn: () => void): unknown
+  readonly connected?: boolean
+}
+
+export interface IpcTransportOptions {
+  /** Why the channel ended, once known (the child's exit code and signal, on the parent side). */
+  endInfo?: () => Promise<CloseInfo>
+  /** Releases what the adapter owns on close (disconnects, stops the child). */
+  teardown: () => void | Promise<void>
+}
+
+export class IpcTransport implements Transport {
+  readonly bytesIn = 0
+  readonly bytesOut = 0
+  #ep: IpcEndpoint
+  #opts: IpcTransportOptions
+  #sink: TransportSink | undefined
+  #held: unknown[] = []
+  #closed = false
+  #closing: Promise<void> | undefined
+  #onMessage = (m: unknown) => {
+    if (this.#sink === undefined) this.#held.push(m)
+    else this.#sink.message(m)
+  }
+  #onDisconnect = () => {
+    if (this.#closed) return
+    const info = this.#opts.endInfo?.()
+    if (info === undefined) this.close({ reason: 'peer' })
+    else info.then((i) => this.close(i), () => this.close({ reason: 'peer' }))
+  }
+  #onSent = (err: Error | null) => {
+    if (err && !this.#closed) this.close({ reason: 'error', error: err })
+  }
+
+  constructor(endpoint: IpcEndpoint, options: IpcTransportOptions) {
+    this.#ep = endpoint
+    this.#opts = options
+    endpoint.on('message', this.#onMessage)
+    endpoint.on('disconnect', this.#onDisconnect)
+  }
+
+  start(sink: TransportSink): void {
+    this.#sink = sink
+    const held = this.#held
+    this.#held = []
+    for (const m of held) sink.message(m)
+  }
+
+  send(data: unknown): void {
+    if (this.#closed || this.#ep.connected === false) return
+    this.#ep.send!(data, this.#onSent)
+  }
+
+  close(info: CloseInfo = { reason: 'local' }): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    this.#closed = true
+    this.#ep.off('message', this.#onMessage)
+    this.#ep.off('disconnect', this.#onDisconnect)
+    const sink = this.#sink
+    this.#sink = undefined
+    this.#closing = Promise.resolve(this.#opts.teardown())
+    sink?.close(info)
+    return this.#closing
+  }
+}
