@@ -1,6 +1,10 @@
 // farside: promise-based handles to objects on the far side of a port, pipe or socket.
 export { pair, connectPort } from './endpoints/port.ts'
-export { worker, serveParent, type WorkerConnectOptions } from './endpoints/worker.ts'
+export { worker, type WorkerConnectOptions } from './endpoints/worker.ts'
+export { fork, spawn, type ChildOptions, type SpawnOptions } from './endpoints/child.ts'
+export { serveParent } from './endpoints/serve-parent.ts'
+export { connectStream } from './endpoints/stream.ts'
+export { listen, connect, Server, type Address, type ListenOptions, type NetOptions } from './server/listen.ts'
 export { Connection, type ConnectionStats } from './protocol/connection.ts'
 export { Registry } from './protocol/registry.ts'
 export { expose } from './protocol/policy.ts'

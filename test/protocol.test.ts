@@ -7,7 +7,7 @@ import {
   keys, isRemote, release, PROTOCOL_VERSION, Registry,
 } from '../src/index.ts'
 import { rejects, within } from './harness.ts'
-import { ARITY } from '../src/protocol/messages.ts'
+import { HELLO, OPS, OP_CODE, RELEASE, RET, messageLength } from '../src/protocol/messages.ts'
 import { Service } from './fixtures/service.ts'
 
 /** A pair whose batches from a to b are recorded (flat arrays: tag, fields, tag, ...). */
@@ -36,10 +36,12 @@ function tappedPair(rootB: object, optionsB = {}) {
   return { a, b, sent, received }
 }
 
-/** The message tags of a flat batch, in order. */
+const TAG_NAMES: Record<number, string> = { ...Object.fromEntries(OPS.map((op, i) => [i, op])), 16: 'hello', 17: 'pull', 18: 'ret', 19: 'throw', 20: 'settle', 21: 'release', 22: 'bye' }
+
+/** The message tags of a flat batch, by name, in order. */
 function tags(batch: unknown[]): string[] {
   const out: string[] = []
-  for (let i = 0; i < batch.length; i += ARITY[batch[i] as string]! + 1) out.push(batch[i] as string)
+  for (let i = 0; i < batch.length; i += messageLength(batch, i)) out.push(TAG_NAMES[batch[i] as number]!)
   return out
 }
 
@@ -204,10 +206,10 @@ function rawPeer(options = {}) {
   return { conn, port: port2 }
 }
 
-const hello = ['hello', PROTOCOL_VERSION, [], { root: false }]
+const hello = [HELLO, PROTOCOL_VERSION, [], { root: false }]
 
 test('a malformed frame closes the connection with ProtocolError', async () => {
-  for (const junk of ['not a batch', [42], ['nosuchtag', 1], ['call', -1]]) {
+  for (const junk of ['not a batch', [42], ['get', 1], [OP_CODE.call, -1], [OP_CODE.call, -1, 0, 'add', 1, 5, 1], [RET]]) {
     const { conn, port } = rawPeer()
     port.postMessage([...hello])
     port.postMessage(junk)
@@ -220,7 +222,7 @@ test('a malformed frame closes the connection with ProtocolError', async () => {
 
 test('a wrong protocol version is refused with ProtocolError', async () => {
   const { conn, port } = rawPeer()
-  port.postMessage(['hello', 99, [], { root: false }])
+  port.postMessage([HELLO, 99, [], { root: false }])
   const info = await within(conn.closed, 2000)
   assert.ok(info.error instanceof ProtocolError)
   assert.match((info.error as Error).message, /version mismatch/)
@@ -240,12 +242,12 @@ test('a handshake that never comes times out with ProtocolError', async () => {
 
 test('a release of more references than were sent is a protocol error', async () => {
   const { conn, port } = rawPeer()
-  port.postMessage([...hello, 'call', -1, 0, 'makeNode', [1], 1])
-  const reply = await within(new Promise<unknown[]>((r) => port.once('message', (m) => (m[0] === 'hello' ? port.once('message', r) : r(m)))), 2000)
-  assert.is(reply[0], 'ret')
+  port.postMessage([...hello, OP_CODE.call, -1, 0, 'makeNode', 1, 1, 1])
+  const reply = await within(new Promise<unknown[]>((r) => port.once('message', (m) => (m[0] === HELLO ? port.once('message', r) : r(m)))), 2000)
+  assert.is(reply[0], RET)
   const id = (reply[2] as any)['\u0000'] === 'r' ? (reply[2] as any).i : NaN
   assert.ok(id > 0)
-  port.postMessage(['release', [id, 5]])
+  port.postMessage([RELEASE, id, 5])
   const info = await within(conn.closed, 2000)
   assert.ok(info.error instanceof ProtocolError)
   port.close()

@@ -1,7 +1,6 @@
 // Worker threads: worker() starts one and connects to it; serveParent() is the worker's side.
-import { Worker, isMainThread, parentPort, type WorkerOptions } from 'node:worker_threads'
+import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { Connection } from '../protocol/connection.ts'
-import { MessagePortTransport } from '../transport/message-port.ts'
 import { WorkerTransport } from '../transport/worker.ts'
 import type { ConnectionOptions } from '../types.ts'
 
@@ -11,6 +10,8 @@ export interface WorkerConnectOptions extends ConnectionOptions {
   env?: WorkerOptions['env']
   execArgv?: string[]
   resourceLimits?: WorkerOptions['resourceLimits']
+  /** Ports and buffers in `workerData` to move to the worker. */
+  transferList?: WorkerOptions['transferList']
 }
 
 /**
@@ -20,9 +21,10 @@ export interface WorkerConnectOptions extends ConnectionOptions {
  * `conn.close()` terminates the worker.
  */
 export async function worker(file: string | URL, options: WorkerConnectOptions = {}): Promise<Connection> {
-  const { workerData, env, execArgv, resourceLimits, ...connOptions } = options
+  const { workerData, env, execArgv, resourceLimits, transferList, ...connOptions } = options
   const w = new Worker(file, {
     workerData,
+    ...(transferList !== undefined ? { transferList } : {}),
     ...(env !== undefined ? { env } : {}),
     ...(execArgv !== undefined ? { execArgv } : {}),
     ...(resourceLimits !== undefined ? { resourceLimits } : {}),
@@ -34,17 +36,5 @@ export async function worker(file: string | URL, options: WorkerConnectOptions =
     await conn.close()
     throw err
   }
-  return conn
-}
-
-/**
- * The far side of worker(): serves `options.root` to the parent and resolves with the connection
- * (whose `root` is the parent's root) once the handshake is done.
- * Throws if this is not a worker thread started by worker().
- */
-export async function serveParent(options: ConnectionOptions = {}): Promise<Connection> {
-  if (isMainThread || parentPort === null) throw new Error('serveParent() must run in a worker thread, a forked child or a spawned child of farside')
-  const conn = new Connection(new MessagePortTransport(parentPort), options)
-  await conn.ready
   return conn
 }

@@ -87,7 +87,8 @@ export async function obtain<T>(remote: Remote<T> | RemotePromise<T>): Promise<S
 
 /** Sends `value` by value and resolves to a Remote of the copy the peer now holds. */
 export async function deliver<T>(conn: Connection, value: T): Promise<Remote<T>> {
-  return (await (handle(conn.root, 'deliver').host.op('hold', { ...handle(conn.root, 'deliver') }, value) as PromiseLike<unknown>)) as Remote<T>
+  const h = handle(conn.root, 'deliver')
+  return (await (h.host.op('hold', h, [value]) as PromiseLike<unknown>)) as Remote<T>
 }
 
 /**

@@ -8,16 +8,14 @@ import { handleOf, localOp, localState, makeProxy, type Handle, type IterOptions
 import { handlers, type HandlerContext } from './handlers.ts'
 import { ExportTable, ImportTable, type ExportEntry, type Tracker } from './tables.ts'
 import { Registry } from './registry.ts'
-import { ARITY, FEATURES, OPS, PROTOCOL_VERSION, type Id, type Op, type Path } from './messages.ts'
+import { BYE, FEATURES, HELLO, OPS, OP_CODE, PROTOCOL_VERSION, PULL, RELEASE, RET, SETTLE, THROW, messageLength, type Id, type Op, type Path } from './messages.ts'
 import type { Transport, Transferable } from '../transport/transport.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 const DEFAULT_LIMITS = { maxExports: 1_000_000, maxInFlight: 100_000, handshakeTimeout: 30_000 }
-const opSet = new Set<string>(OPS)
 /** Operations that do not act on a target object. */
 const NO_ROOT_OPS = new Set<string>(['fetch', 'browse', 'attach', 'ping', 'hold'])
-/** Operations whose argument is a plain number or name, never encoded. */
-const RAW_ARG_OPS = new Set<string>(['next', 'fetch', 'ping'])
+const NO_ARGS: unknown[] = []
 const noop = () => {}
 
 /** Counters a connection keeps; also the way tests and users find leaks. */
@@ -123,7 +121,7 @@ export class Connection extends EventEmitter {
     const self = this
     this.#host = {
       connection: this,
-      op: (op, h, arg) => this.#op(op, h, arg),
+      op: (op, h, args) => this.#op(op, h, args),
       assign: (h, value) => {
         const state = handleOf(this.#op('set', h, [value]))!.result!
         // `r.x = v` cannot return a promise: its failure goes to the 'error' event, if listened to
@@ -154,13 +152,13 @@ export class Connection extends EventEmitter {
     this.#handshakeTimer.unref?.()
     transport.start({ message: (data) => this.#receive(data), close: (info) => this.#abort(info) })
     // ["hello", version, features, options]
-    this.#sendNow(['hello', PROTOCOL_VERSION, FEATURES, { root: this.#rootValue !== undefined }])
+    this.#sendNow([HELLO, PROTOCOL_VERSION, FEATURES, { root: this.#rootValue !== undefined }])
   }
 
   /** A Remote to the object the peer exported under `name` (pipelinable; rejects if there is none). */
   fetch(name: string): any {
     if (typeof name !== 'string') throw new TypeError('fetch() needs a name')
-    return this.#op('fetch', this.#rootHandle(), name)
+    return this.#op('fetch', this.#rootHandle(), [name])
   }
 
   /** The names the peer exports. */
@@ -189,7 +187,7 @@ export class Connection extends EventEmitter {
   /** Round-trip time to the peer, in milliseconds. */
   async ping(): Promise<number> {
     const start = performance.now()
-    await this.#op('ping', this.#rootHandle(), 0)
+    await this.#op('ping', this.#rootHandle(), [0])
     return performance.now() - start
   }
 
@@ -218,7 +216,7 @@ export class Connection extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closeInfo === undefined) {
       // ["bye", reason]
-      if (this.#ready) this.#sendNow(['bye', 'close'])
+      if (this.#ready) this.#sendNow([BYE, 'close'])
       this.#abort({ reason: 'local' })
     }
     await this.#transport.close({ reason: 'local' })
@@ -230,16 +228,17 @@ export class Connection extends EventEmitter {
     return { host: this.#host, base: 0, path: [], result: undefined, tracker: undefined }
   }
 
-  #op(op: Op, h: Handle, arg?: unknown): object {
+  /** Sends `op` on the handle's target with its argument list; returns the RemotePromise. */
+  #op(op: Op, h: Handle, args?: unknown[]): object {
     const r = h.result
-    if (r !== undefined && r.detached) return localOp(this.#host, op, r, h.path, arg)
+    if (r !== undefined && r.detached) return localOp(this.#host, op, r, h.path, args)
     if (this.#closeInfo !== undefined) return this.#failed(new ConnectionClosedError(this.#closeInfo))
     if (h.tracker !== undefined && h.tracker.count === 0) return this.#failed(new ReferenceError('this Remote was released'))
-    let wire: unknown = arg
-    if (!isPlain(arg)) {
+    let wire: unknown
+    if (args !== undefined && !isPlain(args)) {
       const enc = new Encoder(this.#encodeHost, { stacks: this.#stacks })
       try {
-        wire = enc.encode(arg)
+        wire = enc.encode(args)
       } catch (err) {
         return this.#failed(err)
       }
@@ -256,10 +255,15 @@ export class Connection extends EventEmitter {
     if (this.#releases.length > 0) this.#moveReleases()
     const q = this.#queue
     // the pull flag's place in the batch, decided at flush
-    this.#unflushed.push(state, q.length + 5)
-    // op, rid, target, path, arg, pull
+    this.#unflushed.push(state, q.length + 4)
+    // op, rid, target, path, pull, argc, args... (or -1, encoded args)
     const path = h.path
-    q.push(op, rid, h.base, path.length === 1 ? path[0] : path, wire, 1)
+    q.push(OP_CODE[op], rid, h.base, path.length === 1 ? path[0] : path, 1)
+    if (args === undefined) q.push(0)
+    else if (wire === undefined) {
+      q.push(args.length)
+      for (let i = 0; i < args.length; i++) q.push(args[i])
+    } else q.push(-1, wire)
     this.#calls++
     this.#schedule()
     return makeProxy({ host: this.#host, base: rid, path: [], result: state, tracker: undefined })
@@ -337,17 +341,17 @@ export class Connection extends EventEmitter {
 
   #sendFailed(msg: unknown[], err: unknown): void {
     const error = new TypeError(`a value could not be sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-    const tag = msg[0] as string
-    if (opSet.has(tag)) {
+    const tag = msg[0] as number
+    if (tag < OPS.length) {
       const state = this.#pending.get(msg[1] as Id)
       if (state !== undefined) {
         this.#pending.delete(state.rid)
         this.#settle(state, 2, error)
       }
-    } else if (tag === 'ret') {
-      this.#enqueue('throw', msg[1], this.#encodeError(error))
-    } else if (tag === 'settle') {
-      this.#enqueue('settle', msg[1], 0, this.#encodeError(error))
+    } else if (tag === RET) {
+      this.#enqueue(THROW, msg[1], this.#encodeError(error))
+    } else if (tag === SETTLE) {
+      this.#enqueue(SETTLE, msg[1], 0, this.#encodeError(error))
     } else {
       this.#abort({ reason: 'error', error })
     }
@@ -355,9 +359,10 @@ export class Connection extends EventEmitter {
 
   /** Puts the waiting releases in the queue, in order with the messages around them. */
   #moveReleases(): void {
-    // release, [id, count, ...]
-    this.#queue.push('release', this.#releases)
-    this.#releases = []
+    const r = this.#releases
+    // RELEASE, id, count
+    for (let i = 0; i < r.length; i += 2) this.#queue.push(RELEASE, r[i], r[i + 1])
+    r.length = 0
   }
 
   // Releases ride with the next batch, ahead of what is queued after them; alone, they leave on a later turn of the event loop, so a
@@ -389,7 +394,7 @@ export class Connection extends EventEmitter {
       } else {
         state.pulled = true
         this.#pending.set(state.rid, state)
-        this.#enqueue('pull', state.rid)
+        this.#enqueue(PULL, state.rid)
       }
     }
     return state.promise
@@ -441,7 +446,7 @@ export class Connection extends EventEmitter {
           if (finished) return { done: true, value: undefined }
           let result: [unknown[], boolean]
           try {
-            result = (await this.#op('next', itHandle, chunk)) as [unknown[], boolean]
+            result = (await this.#op('next', itHandle, [chunk])) as [unknown[], boolean]
           } catch (err) {
             finish()
             throw err
@@ -457,7 +462,7 @@ export class Connection extends EventEmitter {
         if (!finished) {
           buffer = []
           try {
-            await this.#op('next', itHandle, 0)
+            await this.#op('next', itHandle, [0])
           } finally {
             finish()
           }
@@ -504,7 +509,7 @@ export class Connection extends EventEmitter {
 
   #sendSettle(pid: Id, ok: 0 | 1, value: unknown): void {
     if (this.#closeInfo !== undefined) return
-    this.#enqueue('settle', pid, ok, ok ? this.#encodeValue(value, false) : this.#encodeError(value))
+    this.#enqueue(SETTLE, pid, ok, ok ? this.#encodeValue(value, false) : this.#encodeError(value))
   }
 
   #encodeValue(value: unknown, copy: boolean): unknown {
@@ -575,24 +580,22 @@ export class Connection extends EventEmitter {
     let i = 0
     while (i < n) {
       if (this.#closeInfo !== undefined) return
-      const tag = data[i]
-      const arity = typeof tag === 'string' && Object.hasOwn(ARITY, tag) ? ARITY[tag]! : -1
-      if (arity < 0) return this.#protocolError(`unknown message tag ${JSON.stringify(tag)}`)
-      if (i + arity >= n) return this.#protocolError(`truncated '${tag}' message`)
+      const length = messageLength(data, i)
+      if (length < 0) return this.#protocolError(`malformed message with tag ${JSON.stringify(data[i])}`)
       try {
-        this.#dispatch(tag as string, data, i)
+        this.#dispatch(data[i] as number, data, i)
       } catch (err) {
         if (err instanceof ProtocolError) return this.#abort({ reason: 'error', error: err })
         throw err
       }
-      i += arity + 1
+      i += length
     }
   }
 
   // d[i] is the tag; its fields follow in d[i + 1 ...] (shapes in messages.ts)
-  #dispatch(tag: string, d: unknown[], i: number): void {
+  #dispatch(tag: number, d: unknown[], i: number): void {
     if (!this.#ready) {
-      if (tag !== 'hello') throw new ProtocolError(`expected the handshake, got '${tag}'`)
+      if (tag !== HELLO) throw new ProtocolError(`expected the handshake, got message ${tag}`)
       const version = d[i + 1]
       if (version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version mismatch: the peer speaks ${String(version)}, this side ${PROTOCOL_VERSION}`)
       this.#ready = true
@@ -601,17 +604,18 @@ export class Connection extends EventEmitter {
       if (this.#queue.length > 0 || this.#unflushed.length > 0) this.#flush()
       return
     }
+    if (tag < OPS.length) return this.#serve(OPS[tag]!, d, i)
     switch (tag) {
-      case 'ret':
-      case 'throw': {
-        // ret, rid, value | throw, rid, error
+      case RET:
+      case THROW: {
+        // RET, rid, value | THROW, rid, error
         const rid = d[i + 1] as Id
         const state = this.#pending.get(rid)
         if (state === undefined) return
         this.#pending.delete(rid)
         const wire = d[i + 2]
         let value: unknown
-        let outcome: 1 | 2 = tag === 'ret' ? 1 : 2
+        let outcome: 1 | 2 = tag === RET ? 1 : 2
         try {
           value = isMarked(wire) ? new Decoder(this.#decodeHost).decode(wire) : wire
         } catch (err) {
@@ -623,8 +627,12 @@ export class Connection extends EventEmitter {
         this.#settle(state, outcome, value)
         return
       }
-      case 'settle': {
-        // settle, pid, ok, value
+      case RELEASE:
+        // RELEASE, id, count
+        this.#exports.release(d[i + 1] as Id, d[i + 2] as number)
+        return
+      case SETTLE: {
+        // SETTLE, pid, ok, value
         const pid = d[i + 1] as Id
         const deferred = this.#peerPromises.get(pid)
         if (deferred === undefined) return
@@ -639,15 +647,8 @@ export class Connection extends EventEmitter {
         }
         return
       }
-      case 'release': {
-        // release, [id, count, ...]
-        const pairs = d[i + 1]
-        if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new ProtocolError('malformed release')
-        for (let k = 0; k < pairs.length; k += 2) this.#exports.release(pairs[k], pairs[k + 1])
-        return
-      }
-      case 'pull': {
-        // pull, rid
+      case PULL: {
+        // PULL, rid
         const rid = d[i + 1] as Id
         const entry = typeof rid === 'number' && rid < 0 ? this.#exports.get(rid) : undefined
         if (entry === undefined) throw new ProtocolError(`pull of unknown result ${String(rid)}`)
@@ -655,14 +656,11 @@ export class Connection extends EventEmitter {
         else this.#reply(rid, entry)
         return
       }
-      case 'bye':
+      case BYE:
         this.#abort({ reason: 'peer' })
         return
-      case 'hello':
+      case HELLO:
         throw new ProtocolError('a second handshake')
-      default:
-        // op, rid, target, path, arg, pull
-        return this.#serve(tag as Op, d[i + 1] as Id, d[i + 2] as Id, d[i + 3], d[i + 4], d[i + 5])
     }
   }
 
@@ -675,7 +673,13 @@ export class Connection extends EventEmitter {
 
   // ---- serving the peer's operations (callee) ----
 
-  #serve(op: Op, rid: Id, target: Id, wirePath: unknown, arg: unknown, pull: unknown): void {
+  // op, rid, target, path, pull, argc, args...
+  #serve(op: Op, d: unknown[], i: number): void {
+    const rid = d[i + 1] as Id
+    const target = d[i + 2] as Id
+    const wirePath = d[i + 3]
+    const pull = d[i + 4]
+    const argc = d[i + 5] as number
     if (typeof rid !== 'number' || rid >= 0 || typeof target !== 'number') throw new ProtocolError(`malformed '${op}' message`)
     // a one-name path crosses as the name alone
     const path = (typeof wirePath === 'string' || typeof wirePath === 'number' ? [wirePath] : wirePath) as Path
@@ -684,18 +688,19 @@ export class Connection extends EventEmitter {
     if (this.#running >= this.#limits.maxInFlight || this.#exports.size >= this.#limits.maxExports) {
       const what = this.#running >= this.#limits.maxInFlight ? `operations in flight (limit ${this.#limits.maxInFlight})` : `exports (limit ${this.#limits.maxExports})`
       // not stored: the peer's later release of rid finds nothing and is ignored
-      return this.#enqueue('throw', rid, this.#encodeError(new ProtocolError(`too many ${what} on this connection`)))
+      return this.#enqueue(THROW, rid, this.#encodeError(new ProtocolError(`too many ${what} on this connection`)))
     }
     this.#exports.setResult(rid, entry)
     let t: unknown
     let dec: Decoder | undefined
     let holder: { v: unknown } | undefined
+    let args: unknown[] = argc === 0 ? NO_ARGS : argc > 0 ? d.slice(i + 6, i + 6 + argc) : (undefined as never)
     try {
       t = target !== 0 ? this.#targetOf(target) : NO_ROOT_OPS.has(op) ? undefined : this.#rootOrThrow()
-      if (isMarked(arg) && !RAW_ARG_OPS.has(op)) {
+      if (argc === -1) {
         dec = new Decoder(this.#decodeHost)
         holder = { v: undefined }
-        dec.decodeInto(holder, arg)
+        dec.decodeInto(holder, d[i + 6])
       }
     } catch (err) {
       if (err instanceof ProtocolError) throw err
@@ -704,9 +709,10 @@ export class Connection extends EventEmitter {
     let result: unknown
     try {
       if (t instanceof Promise || dec?.pending !== undefined) {
-        result = Promise.all([t, dec?.settle()]).then(([tv]) => handlers[op](this.#ctx, tv, path, holder === undefined ? arg : holder.v))
+        result = Promise.all([t, dec?.settle()]).then(([tv]) => handlers[op](this.#ctx, tv, path, holder === undefined ? args : argList(holder.v)))
       } else {
-        result = handlers[op](this.#ctx, t, path, holder === undefined ? arg : holder.v)
+        if (holder !== undefined) args = argList(holder.v)
+        result = handlers[op](this.#ctx, t, path, args)
       }
     } catch (err) {
       return this.#finish(rid, entry, 2, err)
@@ -750,12 +756,17 @@ export class Connection extends EventEmitter {
       try {
         wire = this.#encodeValue(entry.value, (entry as PendingEntry).copy === true)
       } catch (err) {
-        return this.#enqueue('throw', rid, this.#encodeError(err))
+        return this.#enqueue(THROW, rid, this.#encodeError(err))
       }
-      this.#queue.push('ret', rid, wire)
-      this.#schedule()
+      if (this.#releases.length > 0) this.#moveReleases()
+      this.#queue.push(RET, rid, wire)
+      // a reply waits for no `await`: it may leave a hop sooner
+      if (!this.#scheduled) {
+        this.#scheduled = true
+        queueMicrotask(this.#flushBound)
+      }
     } else {
-      this.#enqueue('throw', rid, this.#encodeError(entry.value))
+      this.#enqueue(THROW, rid, this.#encodeError(entry.value))
     }
   }
 
@@ -802,11 +813,17 @@ interface PendingEntry extends ExportEntry {
 function splitBatch(batch: unknown[]): unknown[][] {
   const out: unknown[][] = []
   for (let i = 0; i < batch.length; ) {
-    const arity = ARITY[batch[i] as string] ?? 0
-    out.push(batch.slice(i, i + arity + 1))
-    i += arity + 1
+    const length = Math.max(1, messageLength(batch, i))
+    out.push(batch.slice(i, i + length))
+    i += length
   }
   return out
+}
+
+/** A decoded argument list; anything else is a broken peer. */
+function argList(v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new ProtocolError('an argument list must be an array')
+  return v
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -16,7 +16,7 @@ export interface HandlerContext {
   isRemote(value: unknown): boolean
 }
 
-type Handler = (ctx: HandlerContext, target: unknown, path: Path, arg: unknown) => unknown
+type Handler = (ctx: HandlerContext, target: unknown, path: Path, args: unknown[]) => unknown
 
 /** Reads `path` from `target`, checking each name; waits where a step is a promise. */
 export function walk(target: unknown, path: Path, from = 0): unknown {
@@ -44,47 +44,42 @@ function atLast(target: unknown, path: Path, fn: (parent: unknown, name: string 
   return parent instanceof Promise ? parent.then(go) : go(parent)
 }
 
-function callMethod(parent: unknown, name: unknown, arg: unknown): unknown {
+function callMethod(parent: unknown, name: unknown, args: unknown[]): unknown {
   checkName(parent, name)
   if (parent === null || parent === undefined) throw new TypeError(`cannot read '${String(name)}' of ${parent}`)
   const fn = (parent as Record<string | number, unknown>)[name]
   if (typeof fn !== 'function') throw new TypeError(`${String(name)} is not a function`)
-  return Reflect.apply(fn, parent, args(arg))
+  return Reflect.apply(fn, parent, args)
 }
 
-function args(arg: unknown): unknown[] {
-  if (!Array.isArray(arg)) throw new TypeError('arguments must be an array')
-  return arg
-}
+
 
 export const handlers: Record<Op, Handler> = {
   get: (_ctx, target, path) => walk(target, path),
 
-  call: (_ctx, target, path, arg) => {
+  call: (_ctx, target, path, args) => {
     if (path.length === 0) {
       if (typeof target !== 'function') throw new TypeError('the remote object is not a function')
-      return Reflect.apply(target, undefined, args(arg))
+      return Reflect.apply(target, undefined, args)
     }
     // the common case, a method of the target itself, without closures
-    if (path.length === 1) return callMethod(target, path[0], arg)
+    if (path.length === 1) return callMethod(target, path[0], args)
     const parent = walk(target, path.slice(0, -1))
     const name = path[path.length - 1]
-    return parent instanceof Promise ? parent.then((p) => callMethod(p, name, arg)) : callMethod(parent, name, arg)
+    return parent instanceof Promise ? parent.then((p) => callMethod(p, name, args)) : callMethod(parent, name, args)
   },
 
-  new: (_ctx, target, path, arg) => {
+  new: (_ctx, target, path, args) => {
     const construct = (ctor: unknown, name: string) => {
       if (typeof ctor !== 'function' || ctor.prototype === undefined) throw new TypeError(`${name} is not a constructor`)
-      return Reflect.construct(ctor, args(arg))
+      return Reflect.construct(ctor, args)
     }
     const ctor = walk(target, path)
     const name = String(path[path.length - 1] ?? 'the remote object')
     return ctor instanceof Promise ? ctor.then((c) => construct(c, name)) : construct(ctor, name)
   },
 
-  // arg: [value] (wrapped, so that an undefined value still crosses as an argument)
-  set: (ctx, target, path, arg) => {
-    const [value] = args(arg)
+  set: (ctx, target, path, [value]) => {
     if (!ctx.allowSet) throw new AccessError('setting properties is not allowed on this connection (allowSet)')
     if (path.length === 0) throw new TypeError('set needs a property name')
     return atLast(target, path, (parent, name) => {
@@ -123,8 +118,8 @@ export const handlers: Record<Op, Handler> = {
     return value instanceof Promise ? value.then(open) : open(value)
   },
 
-  // arg n > 0: up to n items as [items, done]; n = 0: close the iterator (return()).
-  next: (_ctx, target, path, n) => {
+  // [n]: n > 0: up to n items as [items, done]; n = 0: close the iterator (return()).
+  next: (_ctx, target, path, [n]) => {
     const it = walk(target, path) as Iterator<unknown> | AsyncIterator<unknown>
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new TypeError('next needs a count')
     if (n === 0) {
@@ -134,7 +129,7 @@ export const handlers: Record<Op, Handler> = {
     return pull(it, n, [])
   },
 
-  fetch: (ctx, _target, _path, name) => {
+  fetch: (ctx, _target, _path, [name]) => {
     if (typeof name !== 'string') throw new TypeError('fetch needs a name')
     if (!ctx.registry.has(name)) throw new ReferenceError(`no export named '${name}'`)
     return ctx.registry.get(name)
@@ -142,8 +137,7 @@ export const handlers: Record<Op, Handler> = {
 
   browse: (ctx) => ctx.registry.browse(),
 
-  attach: (ctx, _target, _path, arg) => {
-    const [value, name] = args(arg)
+  attach: (ctx, _target, _path, [value, name]) => {
     if (typeof name !== 'string' || name === '') throw new TypeError('attach needs a non-empty name')
     if (value === null || (typeof value !== 'object' && typeof value !== 'function') || ctx.isRemote(value)) {
       throw new TypeError('attach needs an object that the peer owns (a Remote from this connection)')
@@ -152,10 +146,10 @@ export const handlers: Record<Op, Handler> = {
     return undefined
   },
 
-  ping: (_ctx, _target, _path, arg) => arg,
+  ping: (_ctx, _target, _path, [x]) => x,
 
   // deliver(): keep the value sent and hand back a reference to it
-  hold: (_ctx, _target, _path, value) => (value !== null && typeof value === 'object' ? ref(value) : value),
+  hold: (_ctx, _target, _path, [value]) => (value !== null && typeof value === 'object' ? ref(value) : value),
 
   // obtain(): the value at path, sent back by value (the connection encodes it in copy mode)
   obtain: (_ctx, target, path) => walk(target, path),

@@ -12,35 +12,75 @@ export type Id = number
 /** A property path from a target: string or integer keys only (symbols do not cross). */
 export type Path = (string | number)[]
 
-/** Operations a peer may ask for. Every op has the same shape (below). */
+/** Operations a peer may ask for; on the wire each is its index here (get = 0, call = 1, ...). */
 export const OPS = ['get', 'call', 'new', 'set', 'del', 'has', 'keys', 'iter', 'next', 'fetch', 'browse', 'attach', 'ping', 'hold', 'obtain'] as const
 export type Op = (typeof OPS)[number]
+/** Op name → wire code. */
+export const OP_CODE: Readonly<Record<Op, number>> = Object.fromEntries(OPS.map((op, i) => [op, i])) as Record<Op, number>
 
-// A transport message is a batch: one flat array of messages, each its tag followed by a fixed
-// number of fields (ARITY). Flat, because structured clone and v8.serialize pay per nested array.
+// The other message tags. Tags are small integers: structured clone and v8.serialize pay for
+// every string, and a batch of a thousand calls carries a thousand tags.
+export const HELLO = 16
+export const PULL = 17
+export const RET = 18
+export const THROW = 19
+export const SETTLE = 20
+export const RELEASE = 21
+export const BYE = 22
+
+// A transport message is a batch: one flat array of messages, each its tag followed by its fields.
+// Flat, because structured clone and v8.serialize pay per nested array.
 //
-// hello, version, features, options            handshake, sent first by both sides
-// op, rid, target, path, arg, pull             an operation (op is one of OPS); rid is the
-//                                              caller-chosen result id (negative), target a table
-//                                              id (0 root, >0 export, <0 an earlier rid); path
-//                                              the property names from the target (one name
-//                                              crosses as the name alone); arg depends on the op:
-//                                              call/new: encoded args array; set: [value] encoded;
-//                                              next: how many items (0: close it); fetch: a
-//                                              name; attach: [value, name]; ping: any value;
-//                                              hold: a value to keep and return by reference;
-//                                              pull 1 when the caller wants the result sent back
-// pull, rid                                    send back the result of rid when it settles
-// ret, rid, value                              rid fulfilled with the encoded value
-// throw, rid, error                            rid rejected with the encoded error
-// settle, pid, ok, value                       a promise exported by reference settled
-// release, [id, count, id, count, ...]         drop these references (counts are what was received)
-// bye, reason                                  the sender is closing on purpose
+// HELLO, version, features, options          handshake, sent first by both sides
+// op, rid, target, path, pull, argc, args... an operation (op: its code in OPS); rid the caller-
+//                                            chosen result id (negative); target a table id (0
+//                                            root, >0 export, <0 an earlier rid); path the
+//                                            property names from the target (one name crosses as
+//                                            the name alone, none as []); pull 1 when the caller
+//                                            wants the result sent back; argc >= 0: that many
+//                                            plain arguments follow inline; argc = -1: one field
+//                                            follows, the encoded argument list (it holds markers).
+//                                            Arguments: call/new: the call's; set: [value];
+//                                            next: [count] (0 closes the iterator); fetch: [name];
+//                                            attach: [value, name]; ping: [x]; hold: [value]
+// PULL, rid                                  send back the result of rid when it settles
+// RET, rid, value                            rid fulfilled with the encoded value
+// THROW, rid, error                          rid rejected with the encoded error
+// SETTLE, pid, ok, value                     a promise exported by reference settled
+// RELEASE, id, count                         drop `count` references to id (what was received)
+// BYE, reason                                the sender is closing on purpose
 
-/** How many fields follow each tag. */
-export const ARITY: Readonly<Record<string, number>> = {
-  hello: 3, pull: 1, ret: 2, throw: 2, settle: 3, release: 1, bye: 1,
-  ...Object.fromEntries(OPS.map((op) => [op, 5])),
+/** How many fields follow each fixed-size tag (operations: see messageLength). */
+const FIELDS: readonly number[] = (() => {
+  const f: number[] = []
+  f[HELLO] = 3
+  f[PULL] = 1
+  f[RET] = 2
+  f[THROW] = 2
+  f[SETTLE] = 3
+  f[RELEASE] = 2
+  f[BYE] = 1
+  return f
+})()
+
+/**
+ * The length (tag included) of the message at d[i], or -1 if the tag is unknown or the message
+ * runs past the end of the batch.
+ */
+export function messageLength(d: readonly unknown[], i: number): number {
+  const tag = d[i]
+  let n: number
+  if (typeof tag !== 'number') return -1
+  if (tag >= 0 && tag < OPS.length && Number.isInteger(tag)) {
+    const argc = d[i + 5]
+    if (typeof argc !== 'number' || !Number.isInteger(argc) || argc < -1) return -1
+    n = 6 + (argc === -1 ? 1 : argc)
+  } else {
+    const fields = FIELDS[tag]
+    if (fields === undefined) return -1
+    n = 1 + fields
+  }
+  return i + n <= d.length ? n : -1
 }
 
 /** What a side says about itself in the handshake. */

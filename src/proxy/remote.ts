@@ -43,8 +43,8 @@ export interface Handle {
 
 /** What a proxy needs from its connection. */
 export interface ProxyHost {
-  /** Sends `op` against the handle and returns the RemotePromise of its result. */
-  op(op: Op, handle: Handle, arg?: unknown): object
+  /** Sends `op` against the handle with its argument list; returns the RemotePromise of its result. */
+  op(op: Op, handle: Handle, args?: unknown[]): object
   /** `r.x = v`: sends a set, ordered with later operations; reports a failure as an event. */
   assign(handle: Handle, value: unknown): void
   /** Marks the state awaited (asking the peer for it if needed) and returns its promise. */
@@ -174,7 +174,7 @@ export function localState(state: 1 | 2, value: unknown): ResultState {
  * Runs an operation against a settled, detached result: walks the path on the local value; where
  * the walk meets a Remote, the rest of the operation goes to its peer.
  */
-export function localOp(host: ProxyHost, op: Op, state: ResultState, path: Path, arg: unknown): object {
+export function localOp(host: ProxyHost, op: Op, state: ResultState, path: Path, args: unknown[] | undefined): object {
   if (state.state === 2) return makeProxy({ host, base: 0, path: [], result: state, tracker: undefined })
   let parent: unknown
   let value = state.value
@@ -185,12 +185,12 @@ export function localOp(host: ProxyHost, op: Op, state: ResultState, path: Path,
       value = (value as Record<string | number, unknown>)[key]
     }
     const h = handleOf(value)
-    if (h !== undefined && op !== 'get') return host.op(op, h, arg)
+    if (h !== undefined && op !== 'get') return host.op(op, h, args)
     if (h !== undefined && thenable(h)) return value as object
     switch (op) {
       case 'get': result = localState(1, value); break
-      case 'call': result = localState(1, Reflect.apply(value as () => unknown, parent, arg as unknown[])); break
-      case 'new': result = localState(1, Reflect.construct(value as new () => unknown, arg as unknown[])); break
+      case 'call': result = localState(1, Reflect.apply(value as () => unknown, parent, args ?? [])); break
+      case 'new': result = localState(1, Reflect.construct(value as new () => unknown, args ?? [])); break
       default: throw new TypeError(`'${op}' on a value that was copied here: operate on the value itself`)
     }
   } catch (err) {

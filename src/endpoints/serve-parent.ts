@@ -1,0 +1,54 @@
+// The far side of worker(), fork() and spawn(): one call that finds how it was started.
+import { isMainThread, parentPort } from 'node:worker_threads'
+import { Writable } from 'node:stream'
+import { Connection } from '../protocol/connection.ts'
+import { MessagePortTransport } from '../transport/message-port.ts'
+import { IpcTransport } from '../transport/ipc.ts'
+import { StreamTransport } from '../transport/stream.ts'
+import { STDIO_ENV } from './child.ts'
+import type { ConnectionOptions } from '../types.ts'
+
+/**
+ * Serves `options.root` to the parent and resolves with the connection (whose `root` is the
+ * parent's root) once the handshake is done. Works in a worker thread started by worker(), a
+ * child started by fork() (IPC) and a child started by spawn() (stdin/stdout: FARSIDE_STDIO=1 in
+ * the environment; stdout then carries the protocol and `process.stdout.write` — console.log —
+ * is sent to stderr instead). Throws if the process was started in none of these ways.
+ */
+export async function serveParent(options: ConnectionOptions = {}): Promise<Connection> {
+  const conn = new Connection(parentTransport(options), options)
+  await conn.ready
+  return conn
+}
+
+function parentTransport(options: ConnectionOptions) {
+  if (!isMainThread && parentPort !== null) return new MessagePortTransport(parentPort)
+  if (process.env[STDIO_ENV] === '1') {
+    // children of this process must not take their stdio for a protocol channel
+    delete process.env[STDIO_ENV]
+    const max = options.limits?.maxFrameBytes
+    return new StreamTransport(process.stdin, stdoutForProtocol(), {
+      ...(max !== undefined ? { maxFrameBytes: max } : {}),
+      teardown: () => {
+        process.stdin.destroy()
+      },
+    })
+  }
+  if (typeof process.send === 'function') {
+    return new IpcTransport(process, { teardown: () => process.disconnect?.() })
+  }
+  throw new Error('serveParent() must run in a worker thread, a forked child or a spawned child of farside')
+}
+
+/** Takes stdout for the protocol and points everything else that writes to it at stderr. */
+function stdoutForProtocol(): Writable {
+  const stdout = process.stdout
+  const write = stdout.write.bind(stdout)
+  stdout.write = process.stderr.write.bind(process.stderr) as typeof stdout.write
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      write(chunk, callback)
+    },
+  })
+  return out
+}

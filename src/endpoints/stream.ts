@@ -1,0 +1,36 @@
+// Connections over byte streams you already have: sockets, TLS sockets, a pair of pipes.
+import type { Duplex, Readable, Writable } from 'node:stream'
+import { Connection } from '../protocol/connection.ts'
+import { StreamTransport } from '../transport/stream.ts'
+import type { ConnectionOptions } from '../types.ts'
+
+/**
+ * A connection over a duplex stream (net.Socket, tls.TLSSocket, ...) or a `{ readable, writable }`
+ * pair: length-prefixed frames of node:v8-serialized batches. Returns at once; the handshake
+ * continues in the background (`conn.ready`). The connection owns the stream: closing it ends
+ * the stream, and the stream ending or failing closes the connection.
+ */
+export function connectStream(stream: Duplex | { readable: Readable; writable: Writable }, options: ConnectionOptions = {}): Connection {
+  const pairOf = stream as { readable: unknown; writable: unknown }
+  let input: Readable
+  let output: Writable
+  if (pairOf !== null && typeof pairOf === 'object' && isReadable(pairOf.readable) && isWritable(pairOf.writable)) {
+    input = pairOf.readable as Readable
+    output = pairOf.writable as Writable
+  } else if (isReadable(stream) && isWritable(stream)) {
+    input = stream as Duplex
+    output = stream as Duplex
+  } else {
+    throw new TypeError('connectStream() needs a duplex stream or { readable, writable }')
+  }
+  const max = options.limits?.maxFrameBytes
+  return new Connection(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), options)
+}
+
+function isReadable(s: unknown): boolean {
+  return s !== null && typeof s === 'object' && typeof (s as Readable).on === 'function' && typeof (s as Readable).pipe === 'function'
+}
+
+function isWritable(s: unknown): boolean {
+  return s !== null && typeof s === 'object' && typeof (s as Writable).write === 'function' && typeof (s as Writable).end === 'function'
+}

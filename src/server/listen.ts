@@ -1,0 +1,147 @@
+// TCP, Unix-socket and TLS servers and clients. Every connection of one server shares one
+// registry. Built on the public core only (connectStream, Connection, Registry).
+import * as net from 'node:net'
+import * as tls from 'node:tls'
+import { EventEmitter } from 'node:events'
+import { connectStream } from '../endpoints/stream.ts'
+import { Registry } from '../protocol/registry.ts'
+import { ConnectionClosedError } from '../errors.ts'
+import type { Connection } from '../protocol/connection.ts'
+import type { ConnectionOptions } from '../types.ts'
+
+/** Where to listen or connect: a TCP host and port, or a Unix socket path. */
+export type Address = { host?: string; port: number } | { path: string }
+
+export interface NetOptions extends ConnectionOptions {
+  /** node:tls options; with them the socket is TLS (server: key and cert; client: ca, ...). */
+  tls?: tls.TlsOptions & tls.ConnectionOptions
+}
+
+export interface ListenOptions extends NetOptions {
+  /**
+   * RPyC's authenticator: gets each new socket before the protocol starts and returns it (or a
+   * wrapped one), or throws / rejects to refuse the client (the socket is destroyed).
+   */
+  authenticate?: (socket: net.Socket) => net.Socket | Promise<net.Socket>
+}
+
+/** A farside server: `listen()` makes one. Emits 'connection' (conn) and 'error' (err). */
+export class Server extends EventEmitter {
+  /** `{ host, port }` for TCP, `{ path }` for a Unix socket. */
+  readonly address: { host: string; port: number } | { path: string }
+  /** Names every client can fetch; what one client attaches, another can fetch. */
+  readonly registry: Registry
+  /** The open connections. */
+  readonly connections = new Set<Connection>()
+  #server: net.Server
+  #closing: Promise<void> | undefined
+
+  /** @internal use listen() */
+  constructor(server: net.Server, address: Server['address'], registry: Registry) {
+    super()
+    this.#server = server
+    this.address = address
+    this.registry = registry
+  }
+
+  /** Stops accepting, closes every connection, and resolves once the server is down. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
+      await Promise.all([...this.connections].map((c) => c.close()))
+      await closed
+    })()
+    return this.#closing
+  }
+}
+
+/**
+ * Listens on a TCP port or Unix socket and serves `options.root` to every client. All connections
+ * share `server.registry`. Error stacks are not sent to clients unless `stacks: true`. A client
+ * that breaks the protocol, fails `authenticate` or goes away closes only its own connection.
+ * Resolves once listening; rejects with the listen error (EADDRINUSE, ...).
+ */
+export async function listen(address: Address, options: ListenOptions = {}): Promise<Server> {
+  const { tls: tlsOptions, authenticate, registry: given, ...rest } = options
+  const registry = given ?? new Registry()
+  const connOptions: ConnectionOptions = { ...rest, registry, stacks: rest.stacks ?? false }
+  checkAddress(address)
+  let server: Server | undefined
+  const onSocket = (socket: net.Socket) => {
+    if (!('path' in address)) socket.setNoDelay(true)
+    void accept(socket)
+  }
+  const accept = async (socket: net.Socket) => {
+    socket.on('error', () => {}) // errors before the connection takes the socket: nothing to tell
+    try {
+      if (authenticate !== undefined) socket = await authenticate(socket)
+    } catch (err) {
+      socket.destroy()
+      server!.emit('refused', err)
+      return
+    }
+    const conn = connectStream(socket, connOptions)
+    server!.connections.add(conn)
+    void conn.closed.then(() => server!.connections.delete(conn))
+    server!.emit('connection', conn)
+  }
+  const raw = tlsOptions !== undefined ? tls.createServer(tlsOptions, onSocket) : net.createServer(onSocket)
+  await new Promise<void>((resolve, reject) => {
+    raw.once('error', reject)
+    const done = () => {
+      raw.off('error', reject)
+      resolve()
+    }
+    if ('path' in address) raw.listen(address.path, done)
+    else raw.listen(address.port, address.host ?? '127.0.0.1', done)
+  })
+  raw.on('error', (err) => server!.emit('error', err))
+  if (tlsOptions !== undefined) raw.on('tlsClientError', (err) => server!.emit('refused', err))
+  const bound = raw.address()
+  server = new Server(raw, typeof bound === 'string' || bound === null ? { path: (address as { path: string }).path } : { host: bound.address, port: bound.port }, registry)
+  return server
+}
+
+/**
+ * Connects to a farside server over TCP, a Unix socket or TLS. Resolves once the handshake is
+ * done. A refused or failed connection rejects with ConnectionClosedError whose cause is the
+ * socket error (ECONNREFUSED, ENOENT, a TLS certificate error, ...).
+ */
+export async function connect(address: Address, options: NetOptions = {}): Promise<Connection> {
+  checkAddress(address)
+  const { tls: tlsOptions, ...connOptions } = options
+  const where = 'path' in address ? address.path : `${address.host ?? '127.0.0.1'}:${address.port}`
+  const socket: net.Socket = tlsOptions !== undefined
+    ? tls.connect({ ...tlsOptions, ...('path' in address ? { path: address.path } : { host: address.host ?? '127.0.0.1', port: address.port }) })
+    : 'path' in address ? net.connect(address.path) : net.connect(address.port, address.host ?? '127.0.0.1')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.once(tlsOptions !== undefined ? 'secureConnect' : 'connect', () => {
+        socket.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (err) {
+    socket.destroy()
+    throw new ConnectionClosedError({ reason: 'error', error: err }, `could not connect to ${where}: ${(err as Error).message}`)
+  }
+  if (tlsOptions === undefined && !('path' in address)) socket.setNoDelay(true)
+  const conn = connectStream(socket, connOptions)
+  try {
+    await conn.ready
+  } catch (err) {
+    await conn.close()
+    throw err
+  }
+  return conn
+}
+
+function checkAddress(a: Address): void {
+  if (a === null || typeof a !== 'object') throw new TypeError('an address is { host, port } or { path }')
+  if ('path' in a) {
+    if (typeof a.path !== 'string' || a.path === '') throw new TypeError('a Unix socket path must be a non-empty string')
+  } else if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
+    throw new TypeError('a TCP port must be an integer from 0 to 65535')
+  }
+}
