@@ -1,7 +1,10 @@
 // Test harness: the transports the conformance suite runs over, and small assertion helpers.
 // Every transport entry starts a peer serving the conformance Service and returns the client end.
 import * as assert from 'uvu/assert'
-import { pair, worker, type Connection } from '../src/index.ts'
+import { fileURLToPath } from 'node:url'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect, fork, listen, pair, spawn, worker, type Connection, type ListenOptions, type NetOptions, type Address } from '../src/index.ts'
 import { Service, setUp } from './fixtures/service.ts'
 
 export const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
@@ -9,6 +12,53 @@ export const fixture = (name: string) => new URL(`./fixtures/${name}`, import.me
 /** Starts a worker running a TypeScript fixture (through the tsx bootstrap). */
 export function tsWorker(entry: string, options: Parameters<typeof worker>[1] = {}) {
   return worker(fixture('boot.mjs'), { ...options, workerData: { ...(options.workerData as object), entry: fixture(entry).href } })
+}
+
+/** Node flags that let a child process load TypeScript fixtures. */
+export const TS_EXEC_ARGV = ['--import', 'tsx']
+
+/** Forks a TypeScript fixture. */
+export function tsFork(entry: string, args: string[] = [], options: Parameters<typeof fork>[2] = {}) {
+  return fork(fileURLToPath(fixture(entry)), args, { execArgv: TS_EXEC_ARGV, ...options })
+}
+
+/** Spawns `node` on a TypeScript fixture, speaking farside over stdio. */
+export function tsSpawn(entry: string, args: string[] = [], options: Omit<Parameters<typeof spawn>[2], 'stdio'> = {}) {
+  return spawn(process.execPath, [...TS_EXEC_ARGV, fileURLToPath(fixture(entry)), ...args], { ...options, stdio: 'protocol' })
+}
+
+let certs: Promise<{ key: string; cert: string }> | undefined
+/** A self-signed certificate for localhost, made once per test run. */
+export function testCert(): Promise<{ key: string; cert: string }> {
+  certs ??= (async () => {
+    const { generate } = await import('selfsigned')
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      days: 1,
+      keySize: 2048,
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    } as never)
+    return { key: pems.private, cert: pems.cert }
+  })()
+  return certs
+}
+
+let socketCount = 0
+/** A fresh Unix socket path for a test server. */
+export const socketPath = () => join(tmpdir(), `farside-test-${process.pid}-${++socketCount}.sock`)
+
+/** Serves a fresh Service over a server; resolves with the client end. */
+async function serveOverNet(address: Address, serverOptions: ListenOptions = {}, clientOptions: NetOptions = {}): Promise<Peer> {
+  const svc = new Service()
+  const server = await listen(address, { root: svc, stacks: true, ...serverOptions })
+  server.on('connection', (c: Connection) => setUp(svc, c))
+  const conn = await connect(server.address as Address, clientOptions)
+  return {
+    conn,
+    close: async () => {
+      await conn.close()
+      await server.close()
+    },
+  }
 }
 
 export interface Peer {
@@ -41,8 +91,42 @@ export const transports: TransportCase[] = [
     name: 'worker',
     remote: true,
     async start() {
-      const conn = await tsWorker('service-worker.ts')
+      const conn = await tsWorker('service-peer.ts')
       return { conn, close: () => conn.close() }
+    },
+  },
+  {
+    name: 'fork',
+    remote: true,
+    async start() {
+      const conn = await tsFork('service-peer.ts')
+      return { conn, close: () => conn.close() }
+    },
+  },
+  {
+    name: 'spawn-stdio',
+    remote: true,
+    async start() {
+      const conn = await tsSpawn('service-peer.ts')
+      return { conn, close: () => conn.close() }
+    },
+  },
+  {
+    name: 'tcp',
+    remote: false,
+    start: () => serveOverNet({ host: '127.0.0.1', port: 0 }),
+  },
+  {
+    name: 'unix',
+    remote: false,
+    start: () => serveOverNet({ path: socketPath() }),
+  },
+  {
+    name: 'tls',
+    remote: false,
+    async start() {
+      const { key, cert } = await testCert()
+      return serveOverNet({ host: '127.0.0.1', port: 0 }, { tls: { key, cert } }, { tls: { ca: cert, servername: 'localhost' } })
     },
   },
 ]
