@@ -1,0 +1,83 @@
+// Faults of child-process peers (fork over IPC, spawn over stdio): killed, exiting, failing at
+// start, not found. Pending calls reject with ConnectionClosedError carrying exit code or signal.
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ConnectionClosedError, spawn, type Connection } from '../src/index.ts'
+import { rejects, tsFork, tsSpawn, within } from './harness.ts'
+
+const starters = {
+  fork: (mode = 'serve') => tsFork('process-peer.ts', [mode]),
+  spawn: (mode = 'serve') => tsSpawn('process-peer.ts', [mode]),
+}
+
+for (const [name, start] of Object.entries(starters)) {
+  const t = suite(`faults/${name}`)
+
+  t('killed with SIGKILL mid-call: pending calls reject with the signal', async () => {
+    const conn: Connection = await start()
+    const root = conn.root as any
+    const pid = await root.pid()
+    const pending = [root.hang(), root.later(1, 10_000)]
+    const rejected = pending.map((p) => rejects(p, ConnectionClosedError, 'pending call'))
+    process.kill(pid, 'SIGKILL')
+    const [err] = await Promise.all(rejected)
+    assert.is(err!.signal, 'SIGKILL')
+    const info = await within(conn.closed)
+    assert.is(info.signal, 'SIGKILL')
+    await rejects(root.add(1, 1), ConnectionClosedError, 'a call after the kill')
+    await conn.close()
+  })
+
+  t('exits mid-call: pending calls reject with the exit code', async () => {
+    const conn = await start()
+    const err = await rejects((conn.root as any).exit(4), ConnectionClosedError)
+    assert.is(err.exitCode, 4)
+    await conn.close()
+  })
+
+  t('fails at start: the start rejects with the exit code', async () => {
+    const err = await rejects(start('throw-at-top'), ConnectionClosedError)
+    assert.is(err.exitCode, 1)
+    const err2 = await rejects(start('exit-at-top'), ConnectionClosedError)
+    assert.is(err2.exitCode, 9)
+  })
+
+  t('close() stops the child and rejects what is pending', async () => {
+    const conn = await start()
+    const root = conn.root as any
+    const pid = await root.pid()
+    const pending = rejects(root.hang(), ConnectionClosedError)
+    await within(conn.close(), 8000, 'close')
+    await pending
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the child is gone')
+  })
+
+  t.run()
+}
+
+const s = suite('faults/spawn-only')
+
+s('console.log in a stdio child goes to stderr, not into the protocol', async () => {
+  const conn = await starters.spawn()
+  const root = conn.root as any
+  assert.is(await root.log('farside test: this line belongs on stderr'), 'farside test: this line belongs on stderr')
+  assert.is(await root.add(2, 2), 4)
+  await conn.close()
+})
+
+s('a command that does not exist: a clear error, at once', async () => {
+  const err = await rejects(spawn('farside-no-such-command', [], { stdio: 'protocol' }), ConnectionClosedError)
+  assert.match(String((err.cause as Error)?.message), /ENOENT/)
+})
+
+s('a command that does not speak the protocol: ProtocolError, not a hang', async () => {
+  const err = await rejects(spawn(process.execPath, ['-e', 'process.stdout.write("hello, not farside\\n"); setTimeout(() => {}, 5000)'], { stdio: 'protocol' }), ConnectionClosedError)
+  assert.match(String((err.cause as Error)?.message), /frame|deserial|handshake|malformed/)
+})
+
+s('spawn() and fork() refuse bad arguments', async () => {
+  await rejects(spawn('node', [], {} as any), TypeError)
+  await rejects(spawn('node', 'x' as any, { stdio: 'protocol' }), TypeError)
+})
+
+s.run()
