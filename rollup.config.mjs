@@ -23,6 +23,13 @@ export default [
     ],
   },
   {
+    // the command line: ESM only, with its shebang (kept by esbuild from the source)
+    input: { cli: 'src/cli/main.ts' },
+    external: [...external, /\.\.\/index\.ts$/, /\.\/index\.js$/],
+    plugins,
+    output: { dir: 'dist', format: 'esm', entryFileNames: '[name].js', paths: (id) => (id.endsWith('index.ts') ? './index.js' : id) },
+  },
+  {
     input: 'src/index.ts',
     external,
     plugins: [dts()],

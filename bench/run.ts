@@ -14,11 +14,15 @@ import { fasterThan, ratioTarget } from './lib/targets.ts'
 import { inFlight, sequential, type Row } from './scenarios/calls.ts'
 import { memory } from './scenarios/memory.ts'
 import { callback, chain } from './scenarios/ops.ts'
+import { detailTable, measureTransport, payloadTable, summaryTable, transportTargets, type TransportOutcome, type TransportSpec } from './scenarios/transports.ts'
+import { farsideFork, farsideSpawn, rawFork, rawSpawn } from './transports/child.ts'
+import { startNetHost } from './transports/net.ts'
+import { pinClient, placementNote } from './transports/placement.ts'
 
 // Sizes. Slots are short (about a millisecond) and rounds many, so that contenders take turns
 // often and the medians of many small per-round ratios settle. (With long slots each contender
 // settles into a steady state of its own, fast or slow by how the OS schedules its traffic, and
-// the ratios swing between 0.4× and 3× from run to run.) The whole run stays well under 3 minutes.
+// the ratios swing between 0.4× and 3× from run to run.) The whole run stays under 4 minutes.
 // BENCH_QUICK=1 shrinks everything to check that it all runs (its figures are not worth keeping).
 const QUICK = process.env.BENCH_QUICK === '1'
 const rounds = (full: number, warmup: number) => (QUICK ? { rounds: 10, warmup: 1 } : { rounds: full, warmup })
@@ -27,6 +31,18 @@ const SIZES = {
   inFlight: { n: 1000, bursts: 1, ...rounds(201, 20) },
   ops: { ops: 10, ...rounds(301, 50) },
   memory: { total: QUICK ? 50_000 : 1_000_000, inFlight: 1000 },
+  // every transport against its own raw ping-pong; the 16 MiB rounds are few (each is tens of ms)
+  transports: {
+    sequential: { calls: 20, ...rounds(301, 30) },
+    inFlight: { n: 1000, bursts: 1, ...rounds(101, 10) },
+    payload: [
+      { bytes: 1, label: '1 B', calls: 10, ...rounds(201, 20) },
+      { bytes: 1024, label: '1 KiB', calls: 10, ...rounds(201, 20) },
+      { bytes: 64 * 1024, label: '64 KiB', calls: 4, ...rounds(101, 10) },
+      { bytes: 2 ** 20, label: '1 MiB', calls: 1, ...rounds(81, 8) },
+      { bytes: 2 ** 24, label: '16 MiB', calls: 1, ...rounds(41, 3) },
+    ],
+  },
 }
 const RAW = 'raw postMessage'
 const PEERS = ['comlink', 'capnweb', 'birpc']
@@ -86,6 +102,45 @@ const sameSeq = await sequential(same, RAW, plan('Same thread (pair()): sequenti
 const sameThr = await inFlight(same, RAW, plan(`Same thread (pair()): ${fl.n} calls in flight`, fl), fl.n, fl.bursts)
 tables.push(sameSeq.table, sameThr.table)
 
+// Every transport against its own raw ping-pong (same serialization, hand-written), one transport
+// after another. The worker's sequential and in-flight figures are the ones measured above.
+const T = SIZES.transports
+const outcomes: TransportOutcome[] = []
+/** Starts a transport's rows, measures them, stops them. */
+async function transport(spec: Omit<TransportSpec, 'rows'>, contenders: Contender[]): Promise<void> {
+  const started: Row[] = []
+  try {
+    for (const c of contenders) started.push(await start(c))
+    outcomes.push(await measureTransport({ ...spec, rows: started }, T))
+  } finally {
+    for (const r of started) await r.session.close()
+  }
+}
+outcomes.push(await measureTransport({ name: 'worker', how: 'worker() → serveParent(), MessagePort', rows: [farside, rawRow], raw: RAW }, T, { seq, thr }))
+// From here the main thread runs on CPU 0 and every far process on CPU 1 (transports/placement.ts).
+const unpin = pinClient()
+try {
+  // farside and raw cannot share a child here (each owns its child's only channel), so a second
+  // raw child runs alongside as a control: its ratio to the first is what two children differ by
+  await transport({ name: 'fork (IPC)', how: "fork() → serveParent(), IPC, serialization 'advanced'", raw: 'raw IPC' }, [farsideFork, rawFork(), rawFork('raw IPC, second child')])
+  await transport({ name: 'spawn (stdio)', how: "spawn(node, [child], { stdio: 'protocol' }), stdin/stdout", raw: 'raw stdio' }, [farsideSpawn, rawSpawn(), rawSpawn('raw stdio, second child')])
+  progress('starting the socket host')
+  const netHost = await startNetHost()
+  try {
+    await transport({ name: 'TCP', how: 'connect() → listen() in a child process, 127.0.0.1', raw: 'raw TCP v8', json: 'raw TCP JSON' }, netHost.contenders('tcp'))
+    await transport({ name: 'Unix socket', how: 'connect() → listen() in a child process, Unix socket', raw: 'raw Unix v8', json: 'raw Unix JSON' }, netHost.contenders('unix'))
+    await transport({ name: 'TLS', how: 'connect() → listen() in a child process, TLS over 127.0.0.1', raw: 'raw TLS v8' }, netHost.contenders('tls'))
+  } finally {
+    await netHost.stop()
+  }
+} finally {
+  unpin()
+}
+tables.unshift(summaryTable(outcomes, T.inFlight.n), payloadTable(outcomes))
+tables.push(detailTable(outcomes, T.inFlight.n))
+// the worker's sequential target is the "sequential call" row above
+targets.push(...transportTargets(outcomes, T.inFlight.n, (o) => o.spec.name !== 'worker'))
+
 progress(`memory: ${mm.total.toLocaleString('en-US')} remotes`)
 const mem = await memory(farside.session, mm.total, mm.inFlight)
 tables.push(mem.table)
@@ -105,8 +160,20 @@ kinds of port on one thread (they match).
 Each scenario warms every contender up, then runs many short rounds (each table says how many); in a round every
 contender is timed once, in a new random order. Ratios are taken within a round and the median of those per-round ratios
 is reported, with quartiles in brackets. Answers are checked, so a fast wrong answer fails the run.`.replace(/\n/g, ' ')
+const howTransports = `The transport rows put every transport against its own raw ping-pong, hand-written with the same serialization:
+the worker against "${RAW}" (above); fork() against \`child_process.fork\` with serialization 'advanced' and one
+\`process.send\` per message; spawn() over stdin/stdout, TCP, Unix socket and TLS against length-prefixed node:v8 frames
+(4-byte big-endian length, \`v8.serialize\`), one frame and one write per message, and for TCP and Unix socket also
+length-prefixed \`JSON.stringify\` frames, one per message. farside sends the same frames but one per tick, holding every
+message of the tick. Every server of the socket rows, farside's \`listen()\` and the raw ones, runs in one child process
+(started with plain \`child_process.fork\`), with the socket options farside sets (no Nagle on TCP; on TLS only on the
+server side, as \`connect()\` does). Placement: ${placementNote()}; unpinned, two processes on this machine round-trip at
+about 22 µs when the OS puts them on one core and about 70 µs on two, and keep their mode for a while, so two children
+differ by up to 3× by luck (the "second child" control rows show what is left once pinned). Payload rows echo a
+Uint8Array by value (\`echo(bytes)\` returns it; no \`transfer()\`), so the bytes cross twice. Same method: warm-up,
+short interleaved rounds in random order, medians of per-round ratios; one transport is measured after another.`.replace(/\n/g, ' ')
 const seconds = (performance.now() - began) / 1000
-const text = render({ date: new Date(), seconds, how, tables, targets })
+const text = render({ date: new Date(), seconds, how: `${how}\n\n${howTransports}`, tables, targets })
 const out = QUICK ? 'RESULTS.quick.md' : 'RESULTS.md'
 await writeFile(new URL(`./${out}`, import.meta.url), text)
 process.stdout.write(text)

@@ -1,6 +1,6 @@
 // What every row of the benchmark is: a library (or the raw baseline) over one transport, started
-// once and then driven by the scenarios. A new transport (IPC, TCP, Unix socket, stdio) is a new
-// module here that returns the same Session shape.
+// once and then driven by the scenarios. The other transports (IPC, stdio, TCP, Unix socket, TLS)
+// live in ../transports/ and return the same Session shape.
 import type { MessagePort, Worker } from 'node:worker_threads'
 
 /** A started contender: the calls the scenarios make, each resolving when its answer is home. */
@@ -13,6 +13,8 @@ export interface Session {
   steps?(): PromiseLike<number>
   /** `run(cb)`: the far side calls `cb(1)` once and answers 1. */
   callback?(): PromiseLike<number>
+  /** `echo(bytes)`: the bytes go out and come back by value (the payload-scaling rows). */
+  echo?(bytes: Uint8Array): PromiseLike<Uint8Array>
   /** Stops the far side. Idempotent. */
   close(): Promise<void>
 }

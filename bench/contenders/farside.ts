@@ -16,7 +16,8 @@ export interface FarsideSession extends Session {
   root: Remote<Service>
 }
 
-function session(conn: Connection, close: () => Promise<void>): FarsideSession {
+/** The scenarios' calls on a farside connection whose root serves fixtures/service.mjs. */
+export function session(conn: Connection, close: () => Promise<void>): FarsideSession {
   const root = conn.root as Remote<Service>
   return {
     conn,
@@ -35,6 +36,8 @@ function session(conn: Connection, close: () => Promise<void>): FarsideSession {
     },
     // a fresh closure per call, as user code writes it; it crosses by reference
     callback: () => root.run((x: number) => x),
+    // by value both ways: no transfer(), so every transport copies the bytes
+    echo: (bytes) => root.echo(bytes),
     close,
   }
 }

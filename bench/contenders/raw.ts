@@ -6,12 +6,12 @@ import type { Contender, Host, Opened, Session } from './contender.ts'
 /** What the raw baseline needs of a port: Worker and MessagePort both fit. */
 interface RawPort {
   postMessage(value: unknown): void
-  on(event: 'message', listener: (value: [number, number]) => void): unknown
+  on(event: 'message', listener: (value: [number, unknown]) => void): unknown
 }
 
 /** Calls over `port`: [id, a, b] out, [id, sum] back, matched by id so many may be in flight. */
 function rawSession(port: RawPort, close: () => Promise<void>): Session {
-  const pending = new Map<number, (v: number) => void>()
+  const pending = new Map<number, (v: any) => void>()
   let next = 0
   port.on('message', (m) => {
     const resolve = pending.get(m[0])
@@ -25,6 +25,14 @@ function rawSession(port: RawPort, close: () => Promise<void>): Session {
         pending.set(id, resolve)
         // [id, a, b]
         port.postMessage([id, a, b])
+      })
+    },
+    echo(bytes) {
+      const id = next++
+      return new Promise<Uint8Array>((resolve) => {
+        pending.set(id, resolve)
+        // [id, bytes], copied by structured clone (no transfer list), as farside's by-value call
+        port.postMessage([id, bytes])
       })
     },
     close,
@@ -73,7 +81,7 @@ export const rawSameThread: Contender = {
   name: 'raw postMessage',
   async start() {
     const { port1, port2 } = new MessageChannel()
-    port2.on('message', (m: [number, number, number]) => port2.postMessage([m[0], m[1] + m[2]]))
+    port2.on('message', (m: [number, number, number] | [number, Uint8Array]) => port2.postMessage(m.length === 3 ? [m[0], m[1] + m[2]] : m))
     return rawSession(port1, async () => {
       port1.close()
     })

@@ -126,7 +126,8 @@ export async function connect(address: Address, options: NetOptions = {}): Promi
     socket.destroy()
     throw new ConnectionClosedError({ reason: 'error', error: err }, `could not connect to ${where}: ${(err as Error).message}`)
   }
-  if (tlsOptions === undefined && !('path' in address)) socket.setNoDelay(true)
+  // no Nagle: a lone small frame (a release nobody answers) must not hold up the next call
+  if (!('path' in address)) socket.setNoDelay(true)
   const conn = connectStream(socket, connOptions)
   try {
     await conn.ready

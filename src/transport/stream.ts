@@ -77,7 +77,7 @@ export class StreamTransport implements Transport {
     this.#pending.push(header, body)
     this.#pendingBytes += HEADER + body.length
     // the writer refuses to buffer without bound: a peer that stops reading is a fault
-    const bound = Math.max(4 * this.#max, 64 * 1024 * 1024)
+    const bound = Math.max(4 * this.#max, 1024 * 1024)
     if (this.#pendingBytes > bound) {
       this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${this.#pendingBytes} bytes waiting to be written`) })
       return
@@ -97,7 +97,11 @@ export class StreamTransport implements Transport {
     this.#pending = []
     this.#pendingBytes = 0
     this.bytesOut += bytes
-    const ok = this.#out.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes))
+    // corked, the buffers leave in one writev: no copy into one big buffer first
+    this.#out.cork()
+    let ok = true
+    for (const f of frames) ok = this.#out.write(f)
+    this.#out.uncork()
     if (!ok) this.#waitingDrain = true
   }
 
