@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process'
 import { Connection } from '../protocol/connection.ts'
 import { IpcTransport } from '../transport/ipc.ts'
 import { StreamTransport } from '../transport/stream.ts'
+import { handshake } from './handshake.ts'
 import type { CloseInfo } from '../errors.ts'
 import type { ConnectionOptions } from '../types.ts'
 
@@ -68,16 +69,6 @@ export async function spawn(command: string, args: readonly string[], options: S
   })
   exited.then((info) => transport.close(info))
   return handshake(new Connection(transport, connOptions))
-}
-
-async function handshake(conn: Connection): Promise<Connection> {
-  try {
-    await conn.ready
-  } catch (err) {
-    await conn.close()
-    throw err
-  }
-  return conn
 }
 
 /** Resolves with why the child ended: its exit code and signal, or the spawn error. */

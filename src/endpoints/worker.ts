@@ -2,6 +2,7 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { Connection } from '../protocol/connection.ts'
 import { WorkerTransport } from '../transport/worker.ts'
+import { handshake } from './handshake.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /** worker() options: connection options plus the Worker's own. */
@@ -29,12 +30,5 @@ export async function worker(file: string | URL, options: WorkerConnectOptions =
     ...(execArgv !== undefined ? { execArgv } : {}),
     ...(resourceLimits !== undefined ? { resourceLimits } : {}),
   })
-  const conn = new Connection(new WorkerTransport(w), connOptions)
-  try {
-    await conn.ready
-  } catch (err) {
-    await conn.close()
-    throw err
-  }
-  return conn
+  return handshake(new Connection(new WorkerTransport(w), connOptions))
 }

@@ -4,6 +4,7 @@ import * as net from 'node:net'
 import * as tls from 'node:tls'
 import { EventEmitter } from 'node:events'
 import { connectStream } from '../endpoints/stream.ts'
+import { handshake } from '../endpoints/handshake.ts'
 import { Registry } from '../protocol/registry.ts'
 import { ConnectionClosedError } from '../errors.ts'
 import type { Connection } from '../protocol/connection.ts'
@@ -128,14 +129,7 @@ export async function connect(address: Address, options: NetOptions = {}): Promi
   }
   // no Nagle: a lone small frame (a release nobody answers) must not hold up the next call
   if (!('path' in address)) socket.setNoDelay(true)
-  const conn = connectStream(socket, connOptions)
-  try {
-    await conn.ready
-  } catch (err) {
-    await conn.close()
-    throw err
-  }
-  return conn
+  return handshake(connectStream(socket, connOptions))
 }
 
 function checkAddress(a: Address): void {

@@ -2,6 +2,7 @@
 // channel itself speaks node:v8): the parent's ChildProcess on one side, `process` on the other.
 import type { CloseInfo } from '../errors.ts'
 import type { Transport, TransportSink } from './transport.ts'
+import { Inbox } from './inbox.ts'
 
 /** What the adapter needs of an IPC endpoint: a ChildProcess or the child's `process`. */
 export interface IpcEndpoint {
@@ -25,14 +26,10 @@ export class IpcTransport implements Transport {
   readonly bytesOut = 0
   #ep: IpcEndpoint
   #opts: IpcTransportOptions
-  #sink: TransportSink | undefined
-  #held: unknown[] = []
+  #inbox = new Inbox()
   #closed = false
   #closing: Promise<void> | undefined
-  #onMessage = (m: unknown) => {
-    if (this.#sink === undefined) this.#held.push(m)
-    else this.#sink.message(m)
-  }
+  #onMessage = (m: unknown) => this.#inbox.deliver(m)
   #onDisconnect = () => {
     if (this.#closed) return
     const info = this.#opts.endInfo?.()
@@ -51,10 +48,7 @@ export class IpcTransport implements Transport {
   }
 
   start(sink: TransportSink): void {
-    this.#sink = sink
-    const held = this.#held
-    this.#held = []
-    for (const m of held) sink.message(m)
+    this.#inbox.start(sink)
   }
 
   send(data: unknown): void {
@@ -67,10 +61,8 @@ export class IpcTransport implements Transport {
     this.#closed = true
     this.#ep.off('message', this.#onMessage)
     this.#ep.off('disconnect', this.#onDisconnect)
-    const sink = this.#sink
-    this.#sink = undefined
     this.#closing = Promise.resolve(this.#opts.teardown())
-    sink?.close(info)
+    this.#inbox.close(info)
     return this.#closing
   }
 }

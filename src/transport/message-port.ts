@@ -2,6 +2,7 @@
 // carries each batch, and transfer lists move buffers and ports without copying.
 import type { CloseInfo } from '../errors.ts'
 import type { Transport, TransportSink, Transferable } from './transport.ts'
+import { Inbox } from './inbox.ts'
 
 /** What the adapter needs of a port: Node's MessagePort and Worker both fit. */
 export interface PortLike {
@@ -18,14 +19,10 @@ export class MessagePortTransport implements Transport {
   readonly bytesIn = 0
   readonly bytesOut = 0
   #port: PortLike
-  #sink: TransportSink | undefined
-  #held: unknown[] = []
+  #inbox = new Inbox()
   #closed = false
   #closing: Promise<void> | undefined
-  #onMessage = (data: unknown) => {
-    if (this.#sink === undefined) this.#held.push(data)
-    else this.#sink.message(data)
-  }
+  #onMessage = (data: unknown) => this.#inbox.deliver(data)
   #onClose = () => this.close({ reason: 'peer' })
   /** Called on close to release what the adapter owns beyond the port (a worker to stop). */
   #teardown: (() => void | Promise<void>) | undefined
@@ -42,10 +39,7 @@ export class MessagePortTransport implements Transport {
   }
 
   start(sink: TransportSink): void {
-    this.#sink = sink
-    const held = this.#held
-    this.#held = []
-    for (const data of held) sink.message(data)
+    this.#inbox.start(sink)
   }
 
   send(data: unknown, transfer?: readonly Transferable[]): void {
@@ -59,7 +53,7 @@ export class MessagePortTransport implements Transport {
     this.#port.off('message', this.#onMessage)
     this.#port.off('close', this.#onClose)
     this.#closing = Promise.resolve(this.#teardown ? this.#teardown() : this.#port.close?.()).then(() => {})
-    this.#sink?.close(info)
+    this.#inbox.close(info)
     return this.#closing
   }
 }

@@ -5,6 +5,7 @@ import { serialize, deserialize } from 'node:v8'
 import type { Readable, Writable } from 'node:stream'
 import { ProtocolError, type CloseInfo } from '../errors.ts'
 import type { Transport, TransportSink } from './transport.ts'
+import { Inbox } from './inbox.ts'
 
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 const HEADER = 4
@@ -24,8 +25,7 @@ export class StreamTransport implements Transport {
   #in: Readable
   #out: Writable
   #max: number
-  #sink: TransportSink | undefined
-  #held: unknown[] = []
+  #inbox = new Inbox()
   #chunks: Buffer[] = []
   #buffered = 0
   #pending: Buffer[] = []
@@ -59,13 +59,7 @@ export class StreamTransport implements Transport {
   }
 
   start(sink: TransportSink): void {
-    this.#sink = sink
-    const held = this.#held
-    this.#held = []
-    for (const m of held) {
-      if (this.#closed) return
-      sink.message(m)
-    }
+    this.#inbox.start(sink)
   }
 
   send(data: unknown): void {
@@ -130,8 +124,7 @@ export class StreamTransport implements Transport {
         this.close({ reason: 'error', error: new ProtocolError('a frame could not be deserialized', { cause: err }) })
         return
       }
-      if (this.#sink === undefined) this.#held.push(message)
-      else this.#sink.message(message)
+      this.#inbox.deliver(message)
       if (this.#closed) return
     }
   }
@@ -193,14 +186,12 @@ export class StreamTransport implements Transport {
     // a local close still delivers what was sent before it (the connection's goodbye)
     if (info.reason === 'local' && this.#pending.length > 0 && this.#out.writable) this.#out.write(Buffer.concat(this.#pending))
     this.#pending = []
-    const sink = this.#sink
-    this.#sink = undefined
     this.#closing = (async () => {
       if (this.#opts.teardown !== undefined) await this.#opts.teardown()
       else if (info.reason === 'local') await endGracefully(this.#in, this.#out)
       else destroy(this.#in, this.#out)
     })()
-    sink?.close(info)
+    this.#inbox.close(info)
     return this.#closing
   }
 }

@@ -3,21 +3,18 @@
 import type { Worker } from 'node:worker_threads'
 import { ProtocolError, type CloseInfo } from '../errors.ts'
 import type { Transport, TransportSink, Transferable } from './transport.ts'
+import { Inbox } from './inbox.ts'
 
 export class WorkerTransport implements Transport {
   readonly bytesIn = 0
   readonly bytesOut = 0
   #worker: Worker
-  #sink: TransportSink | undefined
-  #held: unknown[] = []
+  #inbox = new Inbox()
   #error: unknown
   #exited: Promise<number>
   #closed = false
   #closing: Promise<void> | undefined
-  #onMessage = (data: unknown) => {
-    if (this.#sink === undefined) this.#held.push(data)
-    else this.#sink.message(data)
-  }
+  #onMessage = (data: unknown) => this.#inbox.deliver(data)
   #onError = (err: unknown) => {
     this.#error = err
   }
@@ -40,10 +37,7 @@ export class WorkerTransport implements Transport {
   }
 
   start(sink: TransportSink): void {
-    this.#sink = sink
-    const held = this.#held
-    this.#held = []
-    for (const data of held) sink.message(data)
+    this.#inbox.start(sink)
   }
 
   send(data: unknown, transfer?: readonly Transferable[]): void {
@@ -57,13 +51,11 @@ export class WorkerTransport implements Transport {
     this.#closed = true
     this.#worker.off('message', this.#onMessage)
     this.#worker.off('messageerror', this.#onMessageError)
-    const sink = this.#sink
-    this.#sink = undefined
     this.#closing = (async () => {
       await this.#worker.terminate()
       await this.#exited
     })()
-    sink?.close(info)
+    this.#inbox.close(info)
     return this.#closing
   }
 }

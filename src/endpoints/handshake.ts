@@ -1,0 +1,13 @@
+// The last step of every function that starts a peer: wait for the handshake, or clean up.
+import type { Connection } from '../protocol/connection.ts'
+
+/** Resolves with `conn` once its handshake is done; else closes it (stopping what it started) and rethrows. */
+export async function handshake(conn: Connection): Promise<Connection> {
+  try {
+    await conn.ready
+  } catch (err) {
+    await conn.close()
+    throw err
+  }
+  return conn
+}
