@@ -60,6 +60,31 @@ test('a 3-step pipelined chain is one batch each way', async () => {
   await b.closed
 })
 
+test('an awaited result the peer forgot can still be built on: the work waits for it here', async () => {
+  const { a, b, sent } = tappedPair(new Service())
+  await a.ready
+  const r = a.root as any
+  const hops = async () => {
+    for (let i = 0; i < 4; i++) await null
+  }
+  // awaited before its batch left, and not built on: sent with pull 2, answered and forgotten
+  const p = r.makeNode(3)
+  const q = r.throwType()
+  const first = Promise.all([p, q.catch((e: unknown) => e)])
+  await hops()
+  assert.ok(sent.some((batch) => batch.includes(2)), 'sent in drop mode')
+  // built on after its batch left, before the answer came: deferred here, then sent on from the value
+  const later = [p.child(1).value, p.child(1).child(2).value, r.readValue(p), q.value.catch((e: unknown) => e)]
+  const [node, err] = await first
+  assert.is(await node.value, 3)
+  assert.ok(err instanceof TypeError)
+  const [v1, v2, v3, e2] = await Promise.all(later)
+  assert.equal([v1, v2, v3], [31, 312, 3])
+  assert.ok(e2 instanceof TypeError)
+  await a.close()
+  await b.closed
+})
+
 test('results used only as targets are released when dropped', async () => {
   const { a, b } = tappedPair(new Service())
   const gc = (globalThis as any).gc as () => void

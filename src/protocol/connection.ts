@@ -231,7 +231,11 @@ export class Connection extends EventEmitter {
   /** Sends `op` on the handle's target with its argument list; returns the RemotePromise. */
   #op(op: Op, h: Handle, args?: unknown[]): object {
     const r = h.result
-    if (r !== undefined && r.detached) return localOp(this.#host, op, r, h.path, args)
+    if (r !== undefined) {
+      if (r.detached) return localOp(this.#host, op, r, h.path, args)
+      // the peer drops this result once it has answered: wait for the answer, then go on from it
+      if (r.drop) return this.#deferred(r, () => this.#op(op, h, args))
+    }
     if (this.#closeInfo !== undefined) return this.#failed(new ConnectionClosedError(this.#closeInfo))
     if (h.tracker !== undefined && h.tracker.count === 0) return this.#failed(new ReferenceError('this Remote was released'))
     let wire: unknown
@@ -240,12 +244,14 @@ export class Connection extends EventEmitter {
       try {
         wire = enc.encode(args)
       } catch (err) {
+        if (err instanceof Dropped) return this.#deferred(err.state, () => this.#op(op, h, args))
         return this.#failed(err)
       }
       if (enc.transfer !== undefined) (this.#transfer ??= []).push(...enc.transfer)
     }
+    if (r !== undefined) r.used = true
     const rid = this.#nextRid--
-    const state: ResultState = { rid, state: 0, value: undefined, awaited: false, pulled: false, detached: false, sent: false }
+    const state: ResultState = { rid, state: 0, value: undefined, awaited: false, used: false, drop: false, pulled: false, detached: false, sent: false }
     if (this.#localStacks && (op === 'call' || op === 'new')) {
       const holder = {}
       Error.captureStackTrace(holder, this.#op)
@@ -267,6 +273,28 @@ export class Connection extends EventEmitter {
     this.#calls++
     this.#schedule()
     return makeProxy({ host: this.#host, base: rid, path: [], result: state, tracker: undefined })
+  }
+
+  /**
+   * An operation that must wait for `state` to settle (a result the peer will not keep, or a
+   * local stand-in for one), then runs `run`; its own result is a local stand-in too.
+   */
+  #deferred(state: ResultState, run: () => object): object {
+    const local: ResultState = { rid: 0, state: 0, value: undefined, awaited: false, used: false, drop: true, pulled: true, detached: false, sent: true }
+    const settle = (outcome: 1 | 2, value: unknown) => {
+      local.detached = true
+      this.#settle(local, outcome, value)
+    }
+    this.#promise(state).then(
+      () => {
+        const next = run()
+        const inner = handleOf(next)?.result
+        if (inner === undefined) return settle(1, next)
+        this.#promise(inner).then((v) => settle(1, v), (e) => settle(2, e))
+      },
+      (e) => settle(2, e),
+    )
+    return makeProxy({ host: this.#host, base: 0, path: [], result: local, tracker: undefined })
   }
 
   #failed(err: unknown): object {
@@ -305,6 +333,11 @@ export class Connection extends EventEmitter {
       state.sent = true
       if (state.awaited) {
         state.pulled = true
+        // awaited and not built on: the peer may drop it as soon as it has answered
+        if (!state.used) {
+          state.drop = true
+          this.#queue[unflushed[i + 1] as number] = 2
+        }
       } else {
         this.#queue[unflushed[i + 1] as number] = 0
         this.#pending.delete(state.rid)
@@ -492,6 +525,8 @@ export class Connection extends EventEmitter {
         if (inner !== undefined && inner.host === this.#host) return this.#markerOf(v as object)
         return { [TAG]: 'v', v: new Encoder(this.#encodeHost, { stacks: this.#stacks }).encode(v) }
       }
+      if (r.drop) throw new Dropped(r)
+      if (!r.sent) r.used = true
       return { [TAG]: 'h', i: r.rid }
     }
     if (h.tracker !== undefined && h.tracker.count === 0) throw new ReferenceError('this Remote was released')
@@ -668,7 +703,7 @@ export class Connection extends EventEmitter {
   #detach(state: ResultState): void {
     state.detached = true
     if (state.retained) this.#retained.unregister(state)
-    this.#queueRelease(state.rid, 1)
+    if (!state.drop) this.#queueRelease(state.rid, 1)
   }
 
   // ---- serving the peer's operations (callee) ----
@@ -684,13 +719,14 @@ export class Connection extends EventEmitter {
     // a one-name path crosses as the name alone
     const path = (typeof wirePath === 'string' || typeof wirePath === 'number' ? [wirePath] : wirePath) as Path
     if (!Array.isArray(path)) throw new ProtocolError(`malformed '${op}' message`)
-    const entry: PendingEntry = { value: undefined, refs: 1, state: 0, pull: pull === 1, copy: op === 'obtain' }
+    // pull 2: answer and forget (the caller will not build on it, so it is not stored)
+    const entry: PendingEntry = { value: undefined, refs: 1, state: 0, pull: pull !== 0, drop: pull === 2, copy: op === 'obtain' }
     if (this.#running >= this.#limits.maxInFlight || this.#exports.size >= this.#limits.maxExports) {
       const what = this.#running >= this.#limits.maxInFlight ? `operations in flight (limit ${this.#limits.maxInFlight})` : `exports (limit ${this.#limits.maxExports})`
       // not stored: the peer's later release of rid finds nothing and is ignored
       return this.#enqueue(THROW, rid, this.#encodeError(new ProtocolError(`too many ${what} on this connection`)))
     }
-    this.#exports.setResult(rid, entry)
+    if (!entry.drop) this.#exports.setResult(rid, entry)
     let t: unknown
     let dec: Decoder | undefined
     let holder: { v: unknown } | undefined
@@ -747,7 +783,7 @@ export class Connection extends EventEmitter {
   #finish(rid: Id, entry: PendingEntry, outcome: 1 | 2, value: unknown): void {
     entry.state = outcome
     entry.value = value
-    if (entry.pull && this.#closeInfo === undefined && this.#exports.get(rid) === entry) this.#reply(rid, entry)
+    if (entry.pull && this.#closeInfo === undefined && (entry.drop || this.#exports.get(rid) === entry)) this.#reply(rid, entry)
   }
 
   #reply(rid: Id, entry: ExportEntry): void {
@@ -806,7 +842,13 @@ export class Connection extends EventEmitter {
 
 interface PendingEntry extends ExportEntry {
   pull?: boolean
+  drop?: boolean
   copy?: boolean
+}
+
+/** Thrown while encoding: an argument is a result the peer does not keep; wait for it first. */
+class Dropped {
+  constructor(readonly state: ResultState) {}
 }
 
 /** Splits a flat batch into its messages (for the slow path of a failed send). */

@@ -13,6 +13,10 @@ export interface ResultState {
   value: unknown
   /** then() was called: the value is wanted. */
   awaited: boolean
+  /** Built on (a target or an argument) before its batch left: the peer must keep it. */
+  used: boolean
+  /** Sent awaited and not built on: the peer answers and forgets it; later work waits here. */
+  drop: boolean
   /** The peer will send (or sent) the value back. */
   pulled: boolean
   /** The peer no longer holds it: operations on it run on the local value. */
@@ -167,7 +171,7 @@ export function makeProxy(h: Handle): object {
 
 /** A result computed on this side (after its remote original was settled and let go). */
 export function localState(state: 1 | 2, value: unknown): ResultState {
-  return { rid: 0, state, value, awaited: false, pulled: true, detached: true, sent: true }
+  return { rid: 0, state, value, awaited: false, used: false, drop: false, pulled: true, detached: true, sent: true }
 }
 
 /**
