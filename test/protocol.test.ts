@@ -216,6 +216,21 @@ test('a pending result has local catch and finally, like any promise', async () 
   await a.close()
 })
 
+test('localStacks: a remote error carries both stacks, the remote one and the calling site', async () => {
+  const [a] = pair({ localStacks: true }, { root: new Service() })
+  async function theCallingSite() {
+    return (a.root as any).throwType()
+  }
+  const err = await rejects(theCallingSite(), TypeError)
+  assert.match(err.stack!, /throwType/, 'the remote part')
+  assert.match(err.stack!, /--- local ---[\s\S]*theCallingSite/, 'the local part')
+  const [b] = pair({}, { root: new Service() })
+  const plain = await rejects((b.root as any).throwType(), TypeError)
+  assert.not.match(plain.stack!, /--- local ---/, 'off by default')
+  await a.close()
+  await b.close()
+})
+
 test('bad options are refused clearly', () => {
   assert.throws(() => pair({ root: 5 as any }), /options.root/)
   assert.throws(() => pair({ allowSet: 'yes' as any }), /allowSet/)
