@@ -20,7 +20,7 @@ const allowed: Record<string, string[]> = {
   helpers: ['helpers', 'proxy'],
   endpoints: ['endpoints', 'protocol', 'transport', 'errors.ts'],
   // on top: the public core only (connections made by endpoints, the Connection and Registry)
-  server: ['server', 'endpoints', 'protocol/registry.ts', 'errors.ts'],
+  server: ['server', 'endpoints', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],
   cli: ['index.ts'],
 }
 

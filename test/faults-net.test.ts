@@ -194,6 +194,44 @@ s('authenticate() can refuse a client; others are served', async () => {
   await server.close()
 })
 
+s('listen() refuses bad options at once, not at the first client', async () => {
+  await rejects(listen({ host: '127.0.0.1', port: 0 }, { allowSet: 'yes' as any }), TypeError)
+  await rejects(listen({ host: '127.0.0.1', port: 0 }, { authenticate: 5 as any }), TypeError)
+})
+
+s('authenticate() that returns something else, or never finishes: the client is refused, the server goes on', async () => {
+  let n = 0
+  const server = await listen({ host: '127.0.0.1', port: 0 }, {
+    root: new Service(),
+    limits: { handshakeTimeout: 300 },
+    authenticate: (socket) => {
+      n++
+      if (n === 1) return [socket, 'credentials'] as any
+      if (n === 2) return new Promise(() => {})
+      return socket
+    },
+  })
+  const refusals: unknown[] = []
+  server.on('refused', (e) => refusals.push(e))
+  await rejects(connect(server.address as Address, { limits: { handshakeTimeout: 2000 } }), ConnectionClosedError, 'wrong return')
+  await rejects(connect(server.address as Address, { limits: { handshakeTimeout: 2000 } }), ConnectionClosedError, 'stalled')
+  assert.match(String(refusals[0]), /must return the socket/)
+  assert.match(String(refusals[1]), /did not finish/)
+  const ok = await connect(server.address as Address)
+  assert.is(await (ok.root as any).add(1, 1), 2)
+  await ok.close()
+  await server.close()
+})
+
+s('server.close() does not wait for a client stuck in authenticate()', async () => {
+  const server = await listen({ host: '127.0.0.1', port: 0 }, { root: new Service(), authenticate: () => new Promise(() => {}) })
+  const client = connect(server.address as Address, { limits: { handshakeTimeout: 5000 } })
+  client.catch(() => {})
+  await new Promise((r) => setTimeout(r, 50))
+  await within(server.close(), 3000, 'server.close()')
+  await rejects(client, ConnectionClosedError)
+})
+
 s('one registry for all of a server\'s connections', async () => {
   const server = await listen({ host: '127.0.0.1', port: 0 }, { root: new Service() })
   const a = await connect(server.address as Address)

@@ -41,6 +41,8 @@ export interface DecodeHost {
 export interface EncodeOptions {
   /** Copy mode (obtain): class instances cross as plain data; functions and promises are errors. */
   copy?: boolean
+  /** In copy mode, which own keys of an object may cross (the serving side's access policy). */
+  visible?: (obj: object, key: string) => boolean
   /** Whether error stacks cross. */
   stacks: boolean
 }
@@ -65,6 +67,8 @@ export function isMarked(value: unknown): boolean {
 export class Encoder {
   /** Buffers and ports to move with the message being built. */
   transfer: Transferable[] | undefined
+  /** Ids exported while encoding: if the message is not sent after all, release them again. */
+  exported: number[] | undefined
   #host: EncodeHost
   #opts: EncodeOptions
   #memo: Map<object, unknown> | undefined
@@ -112,6 +116,8 @@ export class Encoder {
 
   // Pass 1: does anything below `value` need rewriting? Plain data says no and is sent untouched.
   #needsRewrite(value: object, seen: Set<object> | undefined): boolean {
+    // a copy filters keys: always rewritten
+    if (this.#opts.visible !== undefined) return true
     const kind = classify(value, this.#opts.copy === true)
     if (kind === Kind.Leaf) return false
     if (kind !== Kind.Array && kind !== Kind.Plain && kind !== Kind.MapLike && kind !== Kind.SetLike) return true
@@ -163,7 +169,13 @@ export class Encoder {
       case Kind.Plain: {
         const out: Record<string, unknown> = {}
         memo.set(value, Object.hasOwn(value, TAG) ? { [TAG]: 'o', v: out } : out)
-        for (const k of Object.keys(value)) out[k] = this.#rewrite((value as Record<string, unknown>)[k])
+        const visible = this.#opts.visible
+        for (const k of Object.keys(value)) {
+          if (visible !== undefined && !visible(value, k)) continue
+          // defineProperty: an own '__proto__' key stays a key, not a prototype
+          if (k === '__proto__') Object.defineProperty(out, k, { value: this.#rewrite((value as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true })
+          else out[k] = this.#rewrite((value as Record<string, unknown>)[k])
+        }
         return memo.get(value)
       }
       case Kind.MapLike: {
@@ -196,7 +208,9 @@ export class Encoder {
           return marker
         }
         if (this.#opts.copy && typeof value === 'function') throw new TypeError(`a function cannot be copied by value (${(value as { name?: string }).name || 'anonymous'})`)
-        const out = { [TAG]: 'r', i: this.#host.exportObject(value) }
+        const id = this.#host.exportObject(value)
+        ;(this.exported ??= []).push(id)
+        const out = { [TAG]: 'r', i: id }
         memo.set(value, out)
         return out
       }

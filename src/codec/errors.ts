@@ -48,7 +48,8 @@ export function decodeError(m: ErrorMarker, decode: (v: unknown) => unknown): Er
   Object.defineProperty(err, 'stack', { value: remoteStack, writable: true, configurable: true })
   if ('x' in m) Object.defineProperty(err, 'cause', { value: decode(m.x), writable: true, configurable: true })
   if (m.p !== undefined) {
-    for (const k of Object.keys(m.p)) (err as unknown as Record<string, unknown>)[k] = decode(m.p[k])
+    // defineProperty: a '__proto__' key from the peer must not become this error's prototype
+    for (const k of Object.keys(m.p)) Object.defineProperty(err, k, { value: decode(m.p[k]), writable: true, enumerable: true, configurable: true })
   }
   return err
 }

@@ -23,7 +23,7 @@ export function connectStream(stream: Duplex | { readable: Readable; writable: W
   } else {
     throw new TypeError('connectStream() needs a duplex stream or { readable, writable }')
   }
-  const max = options.limits?.maxFrameBytes
+  const max = options?.limits?.maxFrameBytes
   return new Connection(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), options)
 }
 

@@ -73,6 +73,7 @@ export async function keys(remote: unknown): Promise<string[]> {
  */
 export function release(remote: unknown): void {
   const h = handle(remote, 'release')
+  if (h.path.length > 0) throw new TypeError('release() needs a Remote or a RemotePromise, not a member read from one (r.x shares r)')
   h.host.release(h)
 }
 

@@ -6,6 +6,8 @@ import { Decoder, Encoder, TAG, isMarked, isPlain, type DecodeHost, type EncodeH
 import { appendLocalStack } from '../codec/errors.ts'
 import { handleOf, localOp, localState, makeProxy, type Handle, type IterOptions, type ProxyHost, type ResultState } from '../proxy/remote.ts'
 import { handlers, type HandlerContext } from './handlers.ts'
+import { visible } from './policy.ts'
+import { WireFault } from './fault.ts'
 import { ExportTable, ImportTable, type ExportEntry, type Tracker } from './tables.ts'
 import { Registry } from './registry.ts'
 import { BYE, FEATURES, HELLO, OPS, OP_CODE, PROTOCOL_VERSION, PULL, RELEASE, RET, SETTLE, THROW, messageLength, type Id, type Op, type Path } from './messages.ts'
@@ -110,6 +112,7 @@ export class Connection extends EventEmitter {
       allowSet: options.allowSet ?? false,
       allowDelete: options.allowDelete ?? false,
       isRemote: (v) => handleOf(v) !== undefined,
+      attached: new Set(),
     }
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve))
     this.ready = new Promise<void>((resolve, reject) => {
@@ -147,12 +150,17 @@ export class Connection extends EventEmitter {
     this.root = makeProxy({ host: this.#host, base: 0, path: [], result: undefined, tracker: undefined })
 
     this.#handshakeTimer = setTimeout(() => {
-      this.#abort({ reason: 'error', error: new ProtocolError(`no handshake from the peer within ${this.#limits.handshakeTimeout} ms`) })
+      this.#abort({ reason: 'error', error: new WireFault(`no handshake from the peer within ${this.#limits.handshakeTimeout} ms`) })
     }, this.#limits.handshakeTimeout)
     this.#handshakeTimer.unref?.()
     transport.start({ message: (data) => this.#receive(data), close: (info) => this.#abort(info) })
     // ["hello", version, features, options]
     this.#sendNow([HELLO, PROTOCOL_VERSION, FEATURES, { root: this.#rootValue !== undefined }])
+  }
+
+  /** @internal Throws TypeError for options a connection would refuse. */
+  static validate(options: ConnectionOptions): void {
+    validateOptions(options)
   }
 
   /** A Remote to the object the peer exported under `name` (pipelinable; rejects if there is none). */
@@ -216,7 +224,11 @@ export class Connection extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closeInfo === undefined) {
       // ["bye", reason]
-      if (this.#ready) this.#sendNow([BYE, 'close'])
+      if (this.#ready) {
+        // what was queued before close() still leaves, in order, ahead of the goodbye
+        this.#flush()
+        this.#sendNow([BYE, 'close'])
+      }
       this.#abort({ reason: 'local' })
     }
     await this.#transport.close({ reason: 'local' })
@@ -244,6 +256,7 @@ export class Connection extends EventEmitter {
       try {
         wire = enc.encode(args)
       } catch (err) {
+        this.#unexport(enc)
         if (err instanceof Dropped) return this.#deferred(err.state, () => this.#op(op, h, args))
         return this.#failed(err)
       }
@@ -544,15 +557,35 @@ export class Connection extends EventEmitter {
 
   #sendSettle(pid: Id, ok: 0 | 1, value: unknown): void {
     if (this.#closeInfo !== undefined) return
-    this.#enqueue(SETTLE, pid, ok, ok ? this.#encodeValue(value, false) : this.#encodeError(value))
+    let wire: unknown
+    try {
+      wire = ok ? this.#encodeValue(value, false) : this.#encodeError(value)
+    } catch (err) {
+      // a value that cannot cross (a symbol, a full export table): the promise rejects over there
+      ok = 0
+      wire = this.#encodeError(err)
+    }
+    this.#enqueue(SETTLE, pid, ok, wire)
   }
 
   #encodeValue(value: unknown, copy: boolean): unknown {
     if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return value
-    const enc = new Encoder(this.#encodeHost, { stacks: this.#stacks, copy })
-    const out = enc.encode(value)
+    const enc = new Encoder(this.#encodeHost, copy ? { stacks: this.#stacks, copy, visible } : { stacks: this.#stacks })
+    let out: unknown
+    try {
+      out = enc.encode(value)
+    } catch (err) {
+      this.#unexport(enc)
+      throw err
+    }
     if (enc.transfer !== undefined) (this.#transfer ??= []).push(...enc.transfer)
     return out
+  }
+
+  /** Gives back the references an encoding took, when its message will not be sent. */
+  #unexport(enc: Encoder): void {
+    for (const id of enc.exported ?? []) this.#exports.release(id, 1)
+    enc.exported = undefined
   }
 
   #encodeError(err: unknown): unknown {
@@ -568,7 +601,7 @@ export class Connection extends EventEmitter {
   // ---- decoding hooks ----
 
   #importObject(id: Id): unknown {
-    if (!Number.isInteger(id) || id <= 0) throw new ProtocolError(`bad reference id ${id}`)
+    if (!Number.isInteger(id) || id <= 0) throw new WireFault(`bad reference id ${id}`)
     const live = this.#imports.take(id)
     if (live !== undefined) return live
     const tracker: Tracker = { id, count: 1 }
@@ -582,6 +615,7 @@ export class Connection extends EventEmitter {
     const p = new Promise((resolve, reject) => (d = { resolve, reject }))
     // a peer must not be able to crash this process with a rejection nobody here awaits
     p.catch(noop)
+    if (!Number.isInteger(id) || id <= 0 || this.#peerPromises.has(id)) throw new WireFault(`bad promise id ${id}`)
     this.#peerPromises.set(id, d)
     return p
   }
@@ -620,7 +654,7 @@ export class Connection extends EventEmitter {
       try {
         this.#dispatch(data[i] as number, data, i)
       } catch (err) {
-        if (err instanceof ProtocolError) return this.#abort({ reason: 'error', error: err })
+        if (err instanceof WireFault) return this.#abort({ reason: 'error', error: err })
         throw err
       }
       i += length
@@ -630,9 +664,9 @@ export class Connection extends EventEmitter {
   // d[i] is the tag; its fields follow in d[i + 1 ...] (shapes in messages.ts)
   #dispatch(tag: number, d: unknown[], i: number): void {
     if (!this.#ready) {
-      if (tag !== HELLO) throw new ProtocolError(`expected the handshake, got message ${tag}`)
+      if (tag !== HELLO) throw new WireFault(`expected the handshake, got message ${tag}`)
       const version = d[i + 1]
-      if (version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version mismatch: the peer speaks ${String(version)}, this side ${PROTOCOL_VERSION}`)
+      if (version !== PROTOCOL_VERSION) throw new WireFault(`protocol version mismatch: the peer speaks ${String(version)}, this side ${PROTOCOL_VERSION}`)
       this.#ready = true
       clearTimeout(this.#handshakeTimer)
       this.#readyResolve()
@@ -654,7 +688,7 @@ export class Connection extends EventEmitter {
         try {
           value = isMarked(wire) ? new Decoder(this.#decodeHost).decode(wire) : wire
         } catch (err) {
-          if (err instanceof ProtocolError) throw err
+          if (err instanceof WireFault) throw err
           value = err
           outcome = 2
         }
@@ -677,7 +711,7 @@ export class Connection extends EventEmitter {
           if (d[i + 2]) deferred.resolve(v)
           else deferred.reject(v)
         } catch (err) {
-          if (err instanceof ProtocolError) throw err
+          if (err instanceof WireFault) throw err
           deferred.reject(err)
         }
         return
@@ -686,7 +720,9 @@ export class Connection extends EventEmitter {
         // PULL, rid
         const rid = d[i + 1] as Id
         const entry = typeof rid === 'number' && rid < 0 ? this.#exports.get(rid) : undefined
-        if (entry === undefined) throw new ProtocolError(`pull of unknown result ${String(rid)}`)
+        if (typeof rid !== 'number' || rid >= 0) throw new WireFault(`pull of a bad result id ${String(rid)}`)
+        // not held: refused by a limit, or already released; the caller gets an error, not a close
+        if (entry === undefined) return this.#enqueue(THROW, rid, this.#encodeError(new ReferenceError(`result ${rid} is not held here (refused by a limit, or released)`)))
         if (entry.state === 0) (entry as PendingEntry).pull = true
         else this.#reply(rid, entry)
         return
@@ -695,7 +731,7 @@ export class Connection extends EventEmitter {
         this.#abort({ reason: 'peer' })
         return
       case HELLO:
-        throw new ProtocolError('a second handshake')
+        throw new WireFault('a second handshake')
     }
   }
 
@@ -715,10 +751,10 @@ export class Connection extends EventEmitter {
     const wirePath = d[i + 3]
     const pull = d[i + 4]
     const argc = d[i + 5] as number
-    if (typeof rid !== 'number' || rid >= 0 || typeof target !== 'number') throw new ProtocolError(`malformed '${op}' message`)
+    if (typeof rid !== 'number' || rid >= 0 || typeof target !== 'number') throw new WireFault(`malformed '${op}' message`)
     // a one-name path crosses as the name alone
     const path = (typeof wirePath === 'string' || typeof wirePath === 'number' ? [wirePath] : wirePath) as Path
-    if (!Array.isArray(path)) throw new ProtocolError(`malformed '${op}' message`)
+    if (!Array.isArray(path)) throw new WireFault(`malformed '${op}' message`)
     // pull 2: answer and forget (the caller will not build on it, so it is not stored)
     const entry: PendingEntry = { value: undefined, refs: 1, state: 0, pull: pull !== 0, drop: pull === 2, copy: op === 'obtain' }
     if (this.#running >= this.#limits.maxInFlight || this.#exports.size >= this.#limits.maxExports) {
@@ -731,6 +767,11 @@ export class Connection extends EventEmitter {
     let dec: Decoder | undefined
     let holder: { v: unknown } | undefined
     let args: unknown[] = argc === 0 ? NO_ARGS : argc > 0 ? d.slice(i + 6, i + 6 + argc) : (undefined as never)
+    // inline arguments are primitives; objects cross encoded (argc -1), so markers are honoured
+    for (let k = 0; k < argc; k++) {
+      const v = args[k]
+      if (typeof v === 'object' ? v !== null : typeof v === 'function') throw new WireFault('an inline argument must be a primitive')
+    }
     try {
       t = target !== 0 ? this.#targetOf(target) : NO_ROOT_OPS.has(op) ? undefined : this.#rootOrThrow()
       if (argc === -1) {
@@ -739,7 +780,7 @@ export class Connection extends EventEmitter {
         dec.decodeInto(holder, d[i + 6])
       }
     } catch (err) {
-      if (err instanceof ProtocolError) throw err
+      if (err instanceof WireFault) throw err
       return this.#finish(rid, entry, 2, err)
     }
     let result: unknown
@@ -807,7 +848,7 @@ export class Connection extends EventEmitter {
   }
 
   #protocolError(message: string): void {
-    this.#abort({ reason: 'error', error: new ProtocolError(message) })
+    this.#abort({ reason: 'error', error: new WireFault(message) })
   }
 
   // ---- the one abort path ----
@@ -864,7 +905,7 @@ function splitBatch(batch: unknown[]): unknown[][] {
 
 /** A decoded argument list; anything else is a broken peer. */
 function argList(v: unknown): unknown[] {
-  if (!Array.isArray(v)) throw new ProtocolError('an argument list must be an array')
+  if (!Array.isArray(v)) throw new WireFault('an argument list must be an array')
   return v
 }
 
@@ -881,8 +922,11 @@ function validateOptions(o: ConnectionOptions): void {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`)
   }
   if (o.limits !== undefined) {
+    if (o.limits === null || typeof o.limits !== 'object') throw new TypeError('options.limits must be an object')
     for (const [k, v] of Object.entries(o.limits)) {
       if (v !== undefined && (typeof v !== 'number' || !(v > 0))) throw new TypeError(`options.limits.${k} must be a positive number`)
     }
+    const t = o.limits.handshakeTimeout
+    if (t !== undefined && t > 2 ** 31 - 1) throw new TypeError('options.limits.handshakeTimeout must be at most 2147483647 ms')
   }
 }

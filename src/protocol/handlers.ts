@@ -14,6 +14,8 @@ export interface HandlerContext {
   allowDelete: boolean
   /** Whether a value is a proxy (of any connection): attach refuses those. */
   isRemote(value: unknown): boolean
+  /** Names this connection's peer attached: it may replace those, and no others. */
+  attached: Set<string>
 }
 
 type Handler = (ctx: HandlerContext, target: unknown, path: Path, args: unknown[]) => unknown
@@ -122,6 +124,7 @@ export const handlers: Record<Op, Handler> = {
   next: (_ctx, target, path, [n]) => {
     const it = walk(target, path) as Iterator<unknown> | AsyncIterator<unknown>
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new TypeError('next needs a count')
+    checkName(it, n === 0 ? 'return' : 'next')
     if (n === 0) {
       const r = typeof it.return === 'function' ? it.return() : undefined
       return r instanceof Promise ? r.then(() => undefined) : undefined
@@ -142,7 +145,9 @@ export const handlers: Record<Op, Handler> = {
     if (value === null || (typeof value !== 'object' && typeof value !== 'function') || ctx.isRemote(value)) {
       throw new TypeError('attach needs an object that the peer owns (a Remote from this connection)')
     }
+    if (ctx.registry.has(name) && !ctx.attached.has(name)) throw new AccessError(`'${name}' is exported already; a peer may replace only names it attached`)
     ctx.registry.export(name, value)
+    ctx.attached.add(name)
     return undefined
   },
 

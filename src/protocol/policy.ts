@@ -19,8 +19,9 @@ const exposures = new WeakMap<object, Exposure>()
  * refused. It only narrows: `_names`, `constructor` and the like stay refused even if allowed.
  * Returns `obj`. Calling it again replaces the earlier rules for that object.
  */
-export function expose<T extends object>(obj: T, rules: { allow?: readonly string[]; deny?: readonly string[] }): T {
+export function expose<T extends object>(obj: T, rules: { allow?: readonly string[]; deny?: readonly string[] } = {}): T {
   if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) throw new TypeError('expose() needs an object or function')
+  if (rules === null || typeof rules !== 'object') throw new TypeError('expose() rules must be { allow?, deny? }')
   for (const list of [rules.allow, rules.deny]) {
     if (list !== undefined && (!Array.isArray(list) || list.some((n) => typeof n !== 'string'))) throw new TypeError('expose() allow/deny must be arrays of names')
   }
@@ -31,10 +32,29 @@ export function expose<T extends object>(obj: T, rules: { allow?: readonly strin
   return obj
 }
 
+/**
+ * Members every object or function inherits from the language itself (call, apply, bind,
+ * toString, valueOf, hasOwnProperty, ...): `fn.call(null)` would let a peer choose `this` (in
+ * sloppy code, the global object), `fn.toString()` would show source. Refused unless the object
+ * defines the name itself, on it or on a prototype of its own.
+ */
+const BUILTIN = new Set([...Object.getOwnPropertyNames(Object.prototype), ...Object.getOwnPropertyNames(Function.prototype)])
+
+function definedByLanguage(obj: unknown, name: string): boolean {
+  let p: unknown = obj
+  while (p !== null && p !== undefined) {
+    if (p === Object.prototype || p === Function.prototype) return true
+    if (Object.prototype.hasOwnProperty.call(p, name)) return false
+    p = Object.getPrototypeOf(p)
+  }
+  return false
+}
+
 /** Whether the peer may see `name` on `obj` at all. */
-export function visible(obj: unknown, name: string | number): boolean {
-  if (typeof name === 'number') return true
+export function visible(obj: unknown, key: string | number): boolean {
+  const name = typeof key === 'number' ? String(key) : key
   if (name.charCodeAt(0) === 95 /* _ */ || FORBIDDEN.has(name)) return false
+  if (BUILTIN.has(name) && (typeof obj === 'object' || typeof obj === 'function') && definedByLanguage(obj, name)) return false
   if (obj !== null && (typeof obj === 'object' || typeof obj === 'function')) {
     const rules = exposures.get(obj)
     if (rules !== undefined) {

@@ -2,6 +2,7 @@
 // reference count, and a reverse map so one object gets one id). Imports: a weak cache from the
 // peer's ids to proxies, so the same remote object is the same proxy while it lives.
 import { ProtocolError } from '../errors.ts'
+import { WireFault } from './fault.ts'
 
 /** A value this side serves under an id: an object exported by reference, or a result. */
 export interface ExportEntry {
@@ -53,7 +54,7 @@ export class ExportTable {
 
   /** Holds a result under the id the peer chose for it (negative). */
   setResult(rid: number, entry: ExportEntry): void {
-    if (rid >= 0 || this.#entries.has(rid)) throw new ProtocolError(`bad result id ${rid}`)
+    if (rid >= 0 || this.#entries.has(rid)) throw new WireFault(`bad result id ${rid}`)
     if (this.#entries.size >= this.#max) throw new ProtocolError(`too many exports on this connection (limit ${this.#max})`)
     this.#entries.set(rid, entry)
   }
@@ -62,7 +63,7 @@ export class ExportTable {
   release(id: number, count: number): void {
     const entry = this.#entries.get(id)
     if (entry === undefined) return // already gone: a release may cross a close of the same id
-    if (!Number.isInteger(count) || count <= 0 || count > entry.refs) throw new ProtocolError(`bad release count ${count} for id ${id} (holds ${entry.refs})`)
+    if (!Number.isInteger(count) || count <= 0 || count > entry.refs) throw new WireFault(`bad release count ${count} for id ${id} (holds ${entry.refs})`)
     entry.refs -= count
     if (entry.refs > 0) return
     this.#entries.delete(id)

@@ -7,7 +7,7 @@ import { connectStream } from '../endpoints/stream.ts'
 import { handshake } from '../endpoints/handshake.ts'
 import { Registry } from '../protocol/registry.ts'
 import { ConnectionClosedError } from '../errors.ts'
-import type { Connection } from '../protocol/connection.ts'
+import { Connection } from '../protocol/connection.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /** Where to listen or connect: a TCP host and port, or a Unix socket path. */
@@ -36,6 +36,8 @@ export class Server extends EventEmitter {
   readonly connections = new Set<Connection>()
   #server: net.Server
   #closing: Promise<void> | undefined
+  /** Sockets accepted and not yet connections (authenticating). */
+  readonly pending = new Set<net.Socket>()
 
   /** @internal use listen() */
   constructor(server: net.Server, address: Server['address'], registry: Registry) {
@@ -45,10 +47,16 @@ export class Server extends EventEmitter {
     this.registry = registry
   }
 
+  /** Whether close() was called. */
+  get closing(): boolean {
+    return this.#closing !== undefined
+  }
+
   /** Stops accepting, closes every connection, and resolves once the server is down. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
+      for (const socket of this.pending) socket.destroy()
       await Promise.all([...this.connections].map((c) => c.close()))
       await closed
     })()
@@ -67,6 +75,10 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   const registry = given ?? new Registry()
   const connOptions: ConnectionOptions = { ...rest, registry, stacks: rest.stacks ?? false }
   checkAddress(address)
+  // bad options fail here, not at the first client
+  Connection.validate(connOptions)
+  if (authenticate !== undefined && typeof authenticate !== 'function') throw new TypeError('options.authenticate must be a function')
+  const authTimeout = rest.limits?.handshakeTimeout ?? 30_000
   let server: Server | undefined
   const onSocket = (socket: net.Socket) => {
     if (!('path' in address)) socket.setNoDelay(true)
@@ -74,17 +86,31 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   }
   const accept = async (socket: net.Socket) => {
     socket.on('error', () => {}) // errors before the connection takes the socket: nothing to tell
+    if (server!.closing) return void socket.destroy()
+    server!.pending.add(socket)
     try {
-      if (authenticate !== undefined) socket = await authenticate(socket)
+      if (authenticate !== undefined) {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const given = await Promise.race([
+          authenticate(socket),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`authenticate() did not finish within ${authTimeout} ms`)), authTimeout)
+          }),
+        ]).finally(() => clearTimeout(timer))
+        if (!(given instanceof net.Socket)) throw new TypeError('authenticate() must return the socket (or a net.Socket wrapping it)')
+        socket = given
+      }
+      if (server!.closing) throw new Error('the server is closing')
+      const conn = connectStream(socket, connOptions)
+      server!.connections.add(conn)
+      void conn.closed.then(() => server!.connections.delete(conn))
+      server!.emit('connection', conn)
     } catch (err) {
       socket.destroy()
       server!.emit('refused', err)
-      return
+    } finally {
+      server!.pending.delete(socket)
     }
-    const conn = connectStream(socket, connOptions)
-    server!.connections.add(conn)
-    void conn.closed.then(() => server!.connections.delete(conn))
-    server!.emit('connection', conn)
   }
   const raw = tlsOptions !== undefined ? tls.createServer(tlsOptions, onSocket) : net.createServer(onSocket)
   await new Promise<void>((resolve, reject) => {
