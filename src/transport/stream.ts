@@ -45,9 +45,9 @@ export class StreamTransport implements Transport {
     this.#listen(input, 'data', (chunk: Buffer) => this.#onData(chunk))
     this.#listen(input, 'end', () => this.#ended())
     this.#listen(input, 'close', () => this.#ended())
-    this.#listen(input, 'error', (err: unknown) => this.close({ reason: 'error', error: err }))
+    this.#listen(input, 'error', (err: unknown) => this.#ended({ reason: 'error', error: err }))
     if (output !== (input as unknown)) {
-      this.#listen(output, 'error', (err: unknown) => this.close({ reason: 'error', error: err }))
+      this.#listen(output, 'error', (err: unknown) => this.#ended({ reason: 'error', error: err }))
       this.#listen(output, 'close', () => this.#ended())
     }
     this.#listen(output, 'drain', () => this.#drained())
@@ -168,11 +168,14 @@ export class StreamTransport implements Transport {
     return out
   }
 
-  #ended(): void {
+  // The stream ended or failed. Where the end has a better reason (a child's exit code or signal,
+  // after an EPIPE on its stdin, say), that reason is the one reported.
+  #ended(fallback: CloseInfo = { reason: 'peer' }): void {
     if (this.#closed) return
     const info = this.#opts.endInfo?.()
-    if (info instanceof Promise) info.then((i) => this.close(i), () => this.close({ reason: 'peer' }))
-    else this.close(info ?? { reason: 'peer' })
+    const better = (i: CloseInfo) => (i.exitCode != null || i.signal != null || i.error !== undefined ? i : fallback)
+    if (info instanceof Promise) info.then((i) => this.close(better(i)), () => this.close(fallback))
+    else this.close(info === undefined ? fallback : better(info))
   }
 
   close(info: CloseInfo = { reason: 'local' }): Promise<void> {
