@@ -166,8 +166,7 @@ the worker against "${RAW}" (above); fork() against \`child_process.fork\` with 
 (4-byte big-endian length, \`v8.serialize\`), one frame and one write per message, and for TCP and Unix socket also
 length-prefixed \`JSON.stringify\` frames, one per message. farside sends the same frames but one per tick, holding every
 message of the tick. Every server of the socket rows, farside's \`listen()\` and the raw ones, runs in one child process
-(started with plain \`child_process.fork\`), with the socket options farside sets (no Nagle on TCP; on TLS only on the
-server side, as \`connect()\` does). Placement: ${placementNote()}; unpinned, two processes on this machine round-trip at
+(started with plain \`child_process.fork\`), with the socket options farside sets (no Nagle on TCP and TLS, both ends). Placement: ${placementNote()}; unpinned, two processes on this machine round-trip at
 about 22 µs when the OS puts them on one core and about 70 µs on two, and keep their mode for a while, so two children
 differ by up to 3× by luck (the "second child" control rows show what is left once pinned). Payload rows echo a
 Uint8Array by value (\`echo(bytes)\` returns it; no \`transfer()\`), so the bytes cross twice. Same method: warm-up,

@@ -98,7 +98,8 @@ function rawNet(name: string, address: Address, codec: Codec, tlsOptions: tls.Co
           resolve()
         })
       })
-      if (tlsOptions === undefined && !('path' in address)) socket.setNoDelay(true)
+      // the raw client sets what farside's connect() sets: no Nagle on TCP and TLS
+      if (!('path' in address)) socket.setNoDelay(true)
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
       return rawStreamSession(socket, socket, codec, async () => {
         socket.end()
