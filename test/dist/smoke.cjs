@@ -14,7 +14,7 @@ const { worker, pair, ConnectionClosedError } = require('farside')
   await conn.close()
   // a RemotePromise is callable (typeof 'function'): hand assert.rejects a plain promise
   await assert.rejects(Promise.resolve(pending), ConnectionClosedError)
-  console.log('dist CJS smoke: 1 passed, 0 failed')
+  console.log('dist-cjs: 1 passed, 0 failed')
 })().catch((err) => {
   console.error(err)
   process.exit(1)
