@@ -121,7 +121,6 @@ export class Connection extends EventEmitter {
     })
     this.ready.catch(noop)
 
-    const self = this
     this.#host = {
       connection: this,
       op: (op, h, args) => this.#op(op, h, args),
@@ -137,15 +136,15 @@ export class Connection extends EventEmitter {
       iterate: (h, o) => this.#iterate(h, o),
     }
     this.#encodeHost = {
-      markerOf: (v) => self.#markerOf(v),
-      exportObject: (v) => self.#exports.export(v),
-      exportPromise: (p) => self.#exportPromise(p),
+      markerOf: (v) => this.#markerOf(v),
+      exportObject: (v) => this.#exports.export(v),
+      exportPromise: (p) => this.#exportPromise(p),
     }
     this.#decodeHost = {
-      importObject: (id) => self.#importObject(id),
-      importPromise: (id) => self.#importPromise(id),
-      local: (id) => self.#local(id),
-      result: (id) => self.#result(id),
+      importObject: (id) => this.#importObject(id),
+      importPromise: (id) => this.#importPromise(id),
+      local: (id) => this.#local(id),
+      result: (id) => this.#result(id),
     }
     this.root = makeProxy({ host: this.#host, base: 0, path: [], result: undefined, tracker: undefined })
 
