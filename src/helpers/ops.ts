@@ -1,6 +1,7 @@
 // Functions over Remotes for what a property access cannot say: explicit get/set/delete/has/keys,
 // release, identity, by-value obtain/deliver and buffered iteration. Public API only.
 import { handleOf, type Handle, type IterOptions } from '../proxy/remote.ts'
+import { bufferedIterator } from '../proxy/iterate.ts'
 import type { Connection } from '../protocol/connection.ts'
 import type { Remote, RemotePromise, Settled } from '../types.ts'
 
@@ -99,5 +100,5 @@ export async function deliver<T>(conn: Connection, value: T): Promise<Remote<T>>
  */
 export function buffiter<T = unknown>(remote: unknown, options?: IterOptions): AsyncIterableIterator<Settled<T>> {
   const h = handle(remote, 'buffiter')
-  return h.host.iterate(h, options) as AsyncIterableIterator<Settled<T>>
+  return bufferedIterator(h.host, h, options) as AsyncIterableIterator<Settled<T>>
 }

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import { ConnectionClosedError, ProtocolError, AccessError, type CloseInfo } from '../errors.ts'
 import { Decoder, Encoder, TAG, isMarked, isPlain, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
 import { appendLocalStack } from '../codec/errors.ts'
-import { handleOf, localOp, localState, makeProxy, type Handle, type IterOptions, type ProxyHost, type ResultState } from '../proxy/remote.ts'
+import { handleOf, localOp, localState, makeProxy, type Handle, type ProxyHost, type ResultState } from '../proxy/remote.ts'
 import { handlers, type HandlerContext } from './handlers.ts'
 import { visible } from './policy.ts'
 import { WireFault } from './fault.ts'
@@ -133,7 +133,6 @@ export class Connection extends EventEmitter {
       },
       promise: (s) => this.#promise(s),
       release: (h) => this.#release(h),
-      iterate: (h, o) => this.#iterate(h, o),
     }
     this.#encodeHost = {
       markerOf: (v) => this.#markerOf(v),
@@ -465,60 +464,6 @@ export class Connection extends EventEmitter {
       this.#settle(h.result, 2, new ReferenceError('this Remote was released'))
       this.#queueRelease(h.result.rid, 1)
     }
-  }
-
-  // Buffered iteration (RPyC buffiter): one "next" op per chunk; chunks grow geometrically.
-  #iterate(h: Handle, options: IterOptions = {}): AsyncIterableIterator<unknown> {
-    let chunk = options.chunk ?? 2
-    const max = options.max ?? 1000
-    const factor = options.factor ?? 2
-    for (const [name, v] of [['chunk', chunk], ['max', max], ['factor', factor]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`buffiter ${name} must be a positive integer, not ${v}`)
-    }
-    if (chunk > max) chunk = max
-    const it = this.#op('iter', h)
-    const itHandle = handleOf(it)!
-    let buffer: unknown[] = []
-    let index = 0
-    let finished = false
-    const finish = () => {
-      finished = true
-      this.#release(itHandle)
-    }
-    const iterator: AsyncIterableIterator<unknown> = {
-      next: async () => {
-        while (index >= buffer.length) {
-          if (finished) return { done: true, value: undefined }
-          let result: [unknown[], boolean]
-          try {
-            result = (await this.#op('next', itHandle, [chunk])) as [unknown[], boolean]
-          } catch (err) {
-            finish()
-            throw err
-          }
-          chunk = Math.min(chunk * factor, max)
-          buffer = result[0]
-          index = 0
-          if (result[1]) finish()
-        }
-        return { done: false, value: buffer[index++] }
-      },
-      return: async (value?: unknown) => {
-        if (!finished) {
-          buffer = []
-          try {
-            await this.#op('next', itHandle, [0])
-          } finally {
-            finish()
-          }
-        }
-        return { done: true, value }
-      },
-      [Symbol.asyncIterator]() {
-        return iterator
-      },
-    }
-    return iterator
   }
 
   // ---- encoding hooks ----

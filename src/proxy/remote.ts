@@ -3,6 +3,7 @@
 // Property reads only extend the path; calls, constructs and awaits turn it into an operation.
 import type { Op, Path } from '../protocol/messages.ts'
 import type { Tracker } from '../protocol/tables.ts'
+import { bufferedIterator } from './iterate.ts'
 
 /** The state of one operation's result, shared by its RemotePromise and every path built on it. */
 export interface ResultState {
@@ -57,8 +58,6 @@ export interface ProxyHost {
   release(handle: Handle): void
   /** The public connection object. */
   readonly connection: object
-  /** Buffered async iterator over a remote iterable. */
-  iterate(handle: Handle, options?: IterOptions): AsyncIterableIterator<unknown>
 }
 
 export interface IterOptions {
@@ -108,7 +107,7 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
       return makeProxy({ host: h.host, base: h.base, path: [...h.path, prop], result: h.result, tracker: h.tracker, owner })
     }
     if (prop === HANDLE) return h
-    if (prop === Symbol.asyncIterator) return (options?: IterOptions) => h.host.iterate(h, options)
+    if (prop === Symbol.asyncIterator) return (options?: IterOptions) => bufferedIterator(h.host, h, options)
     if (prop === Symbol.dispose) return () => h.host.release(h)
     if (prop === inspect) return () => describe(h)
     if (prop === Symbol.toStringTag) return 'Remote'

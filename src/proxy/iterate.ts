@@ -1,0 +1,60 @@
+// Buffered iteration of remote iterables, over the proxy host interface only.
+import { handleOf, type Handle, type IterOptions, type ProxyHost } from './remote.ts'
+
+/**
+ * A buffered async iterator over a remote iterable (RPyC buffiter): one `next` op per chunk, the
+ * chunks growing geometrically; return() closes the remote iterator. Throws RangeError for bad
+ * options.
+ */
+export function bufferedIterator(host: ProxyHost, h: Handle, options: IterOptions = {}): AsyncIterableIterator<unknown> {
+  let chunk = options.chunk ?? 2
+  const max = options.max ?? 1000
+  const factor = options.factor ?? 2
+  for (const [name, v] of [['chunk', chunk], ['max', max], ['factor', factor]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`buffiter ${name} must be a positive integer, not ${v}`)
+  }
+  if (chunk > max) chunk = max
+  const it = host.op('iter', h)
+  const itHandle = handleOf(it)!
+  let buffer: unknown[] = []
+  let index = 0
+  let finished = false
+  const finish = () => {
+    finished = true
+    host.release(itHandle)
+  }
+  const iterator: AsyncIterableIterator<unknown> = {
+    next: async () => {
+      while (index >= buffer.length) {
+        if (finished) return { done: true, value: undefined }
+        let result: [unknown[], boolean]
+        try {
+          result = (await (host.op('next', itHandle, [chunk]) as PromiseLike<unknown>)) as [unknown[], boolean]
+        } catch (err) {
+          finish()
+          throw err
+        }
+        chunk = Math.min(chunk * factor, max)
+        buffer = result[0]
+        index = 0
+        if (result[1]) finish()
+      }
+      return { done: false, value: buffer[index++] }
+    },
+    return: async (value?: unknown) => {
+      if (!finished) {
+        buffer = []
+        try {
+          await (host.op('next', itHandle, [0]) as PromiseLike<unknown>)
+        } finally {
+          finish()
+        }
+      }
+      return { done: true, value }
+    },
+    [Symbol.asyncIterator]() {
+      return iterator
+    },
+  }
+  return iterator
+}
