@@ -10,7 +10,7 @@ import { fixture, type Contender, type Session } from '../contenders/contender.t
 import { session, type FarsideSession } from '../contenders/farside.ts'
 import { v8Codec } from './frames.mjs'
 import { pinnedChild, pinServer } from './placement.ts'
-import { rawStreamSession } from './raw-stream.ts'
+import { callTable, rawStreamSession } from './raw-stream.ts'
 
 /** farside over IPC: fork() of a child that calls serveParent(). */
 export const farsideFork: Contender<FarsideSession> = {
@@ -41,21 +41,9 @@ export function rawFork(name = 'raw IPC'): Contender {
       const child = cp.fork(fixture('raw-ipc.mjs'), [], { serialization: 'advanced', stdio: ['inherit', 'inherit', 'inherit', 'ipc'], execArgv: [] })
       pinServer(child.pid!)
       const exited = exitOf(child)
-      const pending = new Map<number, (v: any) => void>()
-      let next = 0
-      child.on('message', (m) => {
-        const [id, value] = m as [number, unknown]
-        const resolve = pending.get(id)
-        pending.delete(id)
-        resolve?.(value)
-      })
-      const call = <T>(message: (id: number) => unknown[]) => {
-        const id = next++
-        return new Promise<T>((resolve) => {
-          pending.set(id, resolve)
-          child.send(message(id))
-        })
-      }
+      const table = callTable((m) => child.send(m))
+      child.on('message', table.answer)
+      const call = table.call
       return {
         add: (a, b) => call<number>((id) => [id, a, b]),
         echo: (bytes) => call<Uint8Array>((id) => [id, bytes]),
