@@ -33,6 +33,26 @@ export interface ConnectionOptions {
   limits?: Limits
   /** This side's named exports; pass one Registry to several connections to share it. */
   registry?: Registry
+  /**
+   * Default time limit of every operation this side sends, in ms: past it the operation rejects
+   * with TimeoutError and the peer is told to cancel it. Default: none. Per call: withOptions().
+   */
+  timeout?: number
+  /**
+   * A peer silent for this long (ms) is taken for frozen or gone: the connection closes with a
+   * TimeoutError as the cause. `false` turns it off. Default 15,000 over sockets and child
+   * processes (fork, spawn, connect, listen, connectStream), off in-process (pair, connectPort,
+   * worker).
+   */
+  heartbeat?: number | false
+}
+
+/** Per-operation options: `withOptions(remote, options)`, `conn.ping(options)`. */
+export interface CallOptions {
+  /** Time limit in ms; past it the operation rejects with TimeoutError and is cancelled. */
+  timeout?: number
+  /** Aborting it rejects the operation with AbortError and cancels it on the peer. */
+  signal?: AbortSignal
 }
 
 // ---------------------------------------------------------------------------------------------

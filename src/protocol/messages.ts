@@ -5,7 +5,7 @@
 export const PROTOCOL_VERSION = 1
 
 /** Features this implementation speaks; sent in the handshake for forward compatibility. */
-export const FEATURES = ['pipeline', 'iter', 'registry', 'promise'] as const
+export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat'] as const
 
 /** A table id. 0 is the root; > 0 an export the owner allocated; < 0 a result id the peer chose. */
 export type Id = number
@@ -27,6 +27,8 @@ export const THROW = 19
 export const SETTLE = 20
 export const RELEASE = 21
 export const BYE = 22
+export const CANCEL = 23
+export const BEAT = 24
 
 // A transport message is a batch: one flat array of messages, each its tag followed by its fields.
 // Flat, because structured clone and v8.serialize pay per nested array.
@@ -49,6 +51,10 @@ export const BYE = 22
 // SETTLE, pid, ok, value                     a promise exported by reference settled
 // RELEASE, id, count                         drop `count` references to id (what was received)
 // BYE, reason                                the sender is closing on purpose
+// CANCEL, rid                                the caller gave up on rid (timeout, AbortSignal): the
+//                                            callee aborts the call's signal, sends no answer and
+//                                            drops the result (CANCEL stands for its release)
+// BEAT, answer                               heartbeat: 0 asks the peer to answer, 1 answers
 
 /** How many fields follow each fixed-size tag (operations: see messageLength). */
 const FIELDS: readonly number[] = (() => {
@@ -60,6 +66,8 @@ const FIELDS: readonly number[] = (() => {
   f[SETTLE] = 3
   f[RELEASE] = 2
   f[BYE] = 1
+  f[CANCEL] = 1
+  f[BEAT] = 1
   return f
 })()
 
@@ -87,4 +95,6 @@ export function messageLength(d: readonly unknown[], i: number): number {
 export interface HelloOptions {
   /** Whether this side serves a root object (else operations on its root are refused). */
   root: boolean
+  /** Whether this side had the peer's HELLO before it sent this one (else the peer answers). */
+  heard: boolean
 }

@@ -3,6 +3,7 @@
 // Property reads only extend the path; calls, constructs and awaits turn it into an operation.
 import type { Op, Path } from '../protocol/messages.ts'
 import type { Tracker } from '../protocol/tables.ts'
+import type { CallOptions } from '../types.ts'
 import { bufferedIterator } from './iterate.ts'
 
 /** The state of one operation's result, shared by its RemotePromise and every path built on it. */
@@ -26,6 +27,14 @@ export interface ResultState {
   sent: boolean
   /** Registered for release at garbage collection (kept on the peer, not pulled). */
   retained?: boolean
+  /** The call options it was sent with (withOptions). */
+  opts?: CallOptions
+  /** Its time limit, while armed. */
+  timer?: ReturnType<typeof setTimeout>
+  /** Its AbortSignal listener, while armed. */
+  onAbort?: () => void
+  /** Where the call was made (localStacks): its stack is formatted only if the call fails. */
+  site?: { stack?: string }
   promise?: Promise<unknown>
   resolve?: (v: unknown) => void
   reject?: (e: unknown) => void
@@ -44,6 +53,8 @@ export interface Handle {
   members?: Map<string, object>
   /** The Remote this path was read from: kept alive (and so not released) while the path lives. */
   owner?: object
+  /** Call options (timeout, signal) its operations and those built on them carry. */
+  opts?: CallOptions
 }
 
 /** What a proxy needs from its connection. */
@@ -99,12 +110,12 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
         const cache = (h.members ??= new Map())
         let member = cache.get(prop)
         if (member === undefined) {
-          member = makeProxy({ host: h.host, base: h.base, path: [prop], result: undefined, tracker: h.tracker, owner })
+          member = makeProxy({ host: h.host, base: h.base, path: [prop], result: undefined, tracker: h.tracker, owner, opts: h.opts })
           if (cache.size < 64) cache.set(prop, member)
         }
         return member
       }
-      return makeProxy({ host: h.host, base: h.base, path: [...h.path, prop], result: h.result, tracker: h.tracker, owner })
+      return makeProxy({ host: h.host, base: h.base, path: [...h.path, prop], result: h.result, tracker: h.tracker, owner, opts: h.opts })
     }
     if (prop === HANDLE) return h
     if (prop === Symbol.asyncIterator) return (options?: IterOptions) => bufferedIterator(h.host, h, options)

@@ -1,0 +1,77 @@
+// Connection options: their defaults and the checks that refuse bad ones with a TypeError that
+// names the key. Exported so that endpoints and server/ validate before they start anything.
+import type { ConnectionOptions, Limits } from '../types.ts'
+
+/** The limits a connection applies when its options do not say. */
+export const DEFAULT_LIMITS = { maxExports: 1_000_000, maxInFlight: 100_000, handshakeTimeout: 30_000 } as const
+
+/** The heartbeat endpoints over sockets and child processes use unless told: 15 s. */
+export const DEFAULT_HEARTBEAT = 15_000
+
+const MAX_TIMER = 2 ** 31 - 1
+
+/** Options with their defaults applied, as the parts of a connection read them. */
+export interface Resolved {
+  root: object | undefined
+  stacks: boolean
+  localStacks: boolean
+  allowSet: boolean
+  allowDelete: boolean
+  /** Default per-operation timeout in ms; undefined for none. */
+  timeout: number | undefined
+  /** Heartbeat in ms; 0 for none. */
+  heartbeat: number
+  limits: { maxExports: number; maxInFlight: number; handshakeTimeout: number } & Limits
+}
+
+const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat'])
+const LIMIT_KEYS = new Set(['maxFrameBytes', 'maxExports', 'maxInFlight', 'handshakeTimeout'])
+
+/**
+ * Throws TypeError for options a connection would refuse: an unknown key (named), a wrong type,
+ * a limit that is not a positive number. `extra` lists keys the caller (an endpoint) takes itself.
+ */
+export function validateOptions(o: ConnectionOptions, extra: readonly string[] = []): void {
+  if (o === null || typeof o !== 'object') throw new TypeError('connection options must be an object')
+  for (const k of Object.keys(o)) {
+    if (!KEYS.has(k) && !extra.includes(k)) throw new TypeError(`unknown connection option '${k}'`)
+  }
+  if (o.root !== undefined && (o.root === null || (typeof o.root !== 'object' && typeof o.root !== 'function'))) {
+    throw new TypeError('options.root must be an object or function')
+  }
+  for (const k of ['allowSet', 'allowDelete', 'stacks', 'localStacks'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`)
+  }
+  checkTime('timeout', o.timeout)
+  if (o.heartbeat !== undefined && o.heartbeat !== false) checkTime('heartbeat', o.heartbeat)
+  if (o.limits !== undefined) {
+    if (o.limits === null || typeof o.limits !== 'object') throw new TypeError('options.limits must be an object')
+    for (const [k, v] of Object.entries(o.limits)) {
+      if (!LIMIT_KEYS.has(k)) throw new TypeError(`unknown limit 'limits.${k}'`)
+      if (v !== undefined && (typeof v !== 'number' || !(v > 0))) throw new TypeError(`options.limits.${k} must be a positive number`)
+    }
+    checkTime('limits.handshakeTimeout', o.limits.handshakeTimeout)
+  }
+}
+
+/** Throws TypeError unless `v` is undefined or a usable timer delay in ms. */
+export function checkTime(name: string, v: unknown): void {
+  if (v === undefined) return
+  if (typeof v !== 'number' || !(v > 0) || v > MAX_TIMER) throw new TypeError(`options.${name} must be a number of ms between 1 and ${MAX_TIMER}`)
+}
+
+/** Applies the defaults. Call after validateOptions. */
+export function resolveOptions(o: ConnectionOptions): Resolved {
+  const limits = { ...DEFAULT_LIMITS } as Resolved['limits']
+  for (const [k, v] of Object.entries(o.limits ?? {})) if (v !== undefined) (limits as unknown as Record<string, number>)[k] = v
+  return {
+    root: o.root,
+    stacks: o.stacks ?? true,
+    localStacks: o.localStacks ?? true,
+    allowSet: o.allowSet ?? false,
+    allowDelete: o.allowDelete ?? false,
+    timeout: o.timeout,
+    heartbeat: o.heartbeat === undefined || o.heartbeat === false ? 0 : o.heartbeat,
+    limits,
+  }
+}

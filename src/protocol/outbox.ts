@@ -1,0 +1,190 @@
+// The outgoing side of a connection: one queue of wire messages, its transfer list and the
+// releases waiting to ride along, one scheduler, the flush that decides each operation's pull
+// flag, and what to do when a batch cannot be serialized.
+import { OPS, RELEASE, messageLength } from './messages.ts'
+import type { ResultState } from '../proxy/remote.ts'
+import type { Transport, Transferable } from '../transport/transport.ts'
+
+/** What the outbox asks of the rest of the connection. */
+export interface OutboxHooks {
+  /** Whether the handshake is done (nothing but the handshake leaves before). */
+  ready(): boolean
+  /** Whether the connection is closed (then nothing leaves). */
+  closed(): boolean
+  /** An operation left unawaited: the peer keeps its result for pipelining until released. */
+  kept(state: ResultState): void
+  /** One message could not be serialized; the part that made it decides what follows. */
+  failed(message: unknown[], error: unknown): void
+}
+
+/** How soon a flush must follow what was just queued. */
+export const enum Soon {
+  /** An operation: two microtask hops, so `await r.a().b` asks for `.b` in the same batch. */
+  Op,
+  /** A reply, which waits for no `await`: one hop. */
+  Reply,
+  /** Releases alone: a later turn of the event loop, so call-reply-release costs two messages. */
+  Idle,
+}
+
+export class Outbox {
+  /** The batch being built: flat messages, each its tag and fields. */
+  queue: unknown[] = []
+  #transport: Transport
+  #hooks: OutboxHooks
+  #transfer: Transferable[] | undefined
+  /** Operations in `queue` whose pull flag is decided at flush: state, index of the flag, ... */
+  #unflushed: (ResultState | number)[] = []
+  #releases: number[] = []
+  #scheduled = false
+  #idle: ReturnType<typeof setImmediate> | undefined
+  #flushBound = () => this.flush()
+  #hopBound = () => queueMicrotask(this.#flushBound)
+
+  constructor(transport: Transport, hooks: OutboxHooks) {
+    this.#transport = transport
+    this.#hooks = hooks
+  }
+
+  /** Whether anything waits to leave (for the end of the handshake). */
+  get waiting(): boolean {
+    return this.queue.length > 0 || this.#unflushed.length > 0 || this.#releases.length > 0
+  }
+
+  /**
+   * Starts an operation: returns the queue for the caller to push its fields onto (hot path: no
+   * array per call); `flagAt` is the offset of its pull flag among them. Schedules the flush.
+   */
+  beginOp(state: ResultState, flagAt: number): unknown[] {
+    if (this.#releases.length > 0) this.#moveReleases()
+    const q = this.queue
+    this.#unflushed.push(state, q.length + flagAt)
+    this.schedule(Soon.Op)
+    return q
+  }
+
+  /** Queues one message (its tag and fields) for the next batch. */
+  push(soon: Soon, ...message: unknown[]): void {
+    if (this.#releases.length > 0) this.#moveReleases()
+    for (let i = 0; i < message.length; i++) this.queue.push(message[i])
+    this.schedule(soon)
+  }
+
+  /** Adds buffers and ports to move with the next batch. */
+  transfer(list: readonly Transferable[]): void {
+    ;(this.#transfer ??= []).push(...list)
+  }
+
+  /** Queues the release of `count` references to the peer's `id`; it rides the next batch. */
+  release(id: number, count: number): void {
+    if (this.#hooks.closed()) return
+    this.#releases.push(id, count)
+    this.schedule(Soon.Idle)
+  }
+
+  /** The one scheduler: a flush at the latest `soon` asks for, unless one is due already. */
+  schedule(soon: Soon): void {
+    if (this.#scheduled) return
+    if (soon === Soon.Idle) {
+      if (this.#idle === undefined) {
+        this.#idle = setImmediate(this.#flushBound)
+        this.#idle.unref()
+      }
+      return
+    }
+    this.#scheduled = true
+    queueMicrotask(soon === Soon.Op ? this.#hopBound : this.#flushBound)
+  }
+
+  // Everything queued in one tick leaves as one batch. The pull flag of each operation is decided
+  // here, late: only results awaited by now are sent back (`await` and Promise.all ask in time);
+  // the rest stay on the peer, for pipelining, until pulled or dropped here.
+  flush(): void {
+    this.#scheduled = false
+    if (this.#idle !== undefined) {
+      clearImmediate(this.#idle)
+      this.#idle = undefined
+    }
+    if (!this.#hooks.ready() || this.#hooks.closed()) return
+    const unflushed = this.#unflushed
+    for (let i = 0; i < unflushed.length; i += 2) {
+      const state = unflushed[i] as ResultState
+      state.sent = true
+      // cancelled before it left: the CANCEL behind it frees it on the peer
+      if (state.detached) this.queue[unflushed[i + 1] as number] = 0
+      else if (state.awaited) {
+        state.pulled = true
+        // awaited and not built on: the peer may drop it as soon as it has answered
+        if (!state.used) {
+          state.drop = true
+          this.queue[unflushed[i + 1] as number] = 2
+        }
+      } else {
+        this.queue[unflushed[i + 1] as number] = 0
+        this.#hooks.kept(state)
+      }
+    }
+    unflushed.length = 0
+    if (this.#releases.length > 0) this.#moveReleases()
+    if (this.queue.length === 0) return
+    const batch = this.queue
+    const transfer = this.#transfer
+    this.queue = []
+    this.#transfer = undefined
+    this.send(batch, transfer)
+  }
+
+  /** Sends a batch at once; a value the transport cannot serialize fails only its own message. */
+  send(batch: unknown[], transfer?: Transferable[]): void {
+    try {
+      this.#transport.send(batch, transfer)
+    } catch (err) {
+      const messages = splitBatch(batch)
+      if (messages.length === 1) return this.#hooks.failed(messages[0]!, err)
+      for (const msg of messages) {
+        try {
+          this.#transport.send(msg, transfer)
+        } catch (e) {
+          this.#hooks.failed(msg, e)
+        }
+      }
+    }
+  }
+
+  /** The operations queued but not yet flushed (to fail them on abort). */
+  unflushed(): ResultState[] {
+    return this.#unflushed.filter((_, i) => i % 2 === 0) as ResultState[]
+  }
+
+  /** Forgets everything queued (the connection closed). */
+  clear(): void {
+    this.queue = []
+    this.#unflushed.length = 0
+    this.#releases = []
+    this.#transfer = undefined
+    if (this.#idle !== undefined) clearImmediate(this.#idle)
+    this.#idle = undefined
+  }
+
+  /** Puts the waiting releases in the queue, in order with the messages around them. */
+  #moveReleases(): void {
+    const r = this.#releases
+    // [RELEASE, id, count]
+    for (let i = 0; i < r.length; i += 2) this.queue.push(RELEASE, r[i], r[i + 1])
+    r.length = 0
+  }
+}
+
+/** Whether a message is an operation (its tag is an op code). */
+export const isOp = (tag: unknown): boolean => typeof tag === 'number' && tag < OPS.length
+
+/** Splits a flat batch into its messages (for the slow path of a failed send). */
+function splitBatch(batch: unknown[]): unknown[][] {
+  const out: unknown[][] = []
+  for (let i = 0; i < batch.length; ) {
+    const length = Math.max(1, messageLength(batch, i))
+    out.push(batch.slice(i, i + length))
+    i += length
+  }
+  return out
+}
