@@ -7,13 +7,14 @@ export { connectStream } from './endpoints/stream.ts'
 export { listen, connect, Server, type Address, type ListenOptions, type NetOptions } from './server/listen.ts'
 export { Connection, type ConnectionStats } from './protocol/connection.ts'
 export { Registry } from './protocol/registry.ts'
+export { currentCall, type CallContext } from './protocol/callee.ts'
 export { expose } from './protocol/policy.ts'
 export { PROTOCOL_VERSION } from './protocol/messages.ts'
 export { ref, copy, transfer } from './codec/marks.ts'
-export { isRemote, connectionOf, same, get, set, del, has, keys, release, obtain, deliver, buffiter } from './helpers/ops.ts'
+export { isRemote, connectionOf, same, get, set, del, has, keys, release, obtain, deliver, buffiter, withOptions } from './helpers/ops.ts'
 export {
   FarsideError, RemoteError, ConnectionClosedError, TimeoutError, AbortError, ProtocolError, AccessError,
   AuthenticationError, type CloseInfo,
 } from './errors.ts'
-export type { Remote, RemotePromise, Settled, Arg, ConnectionOptions, Limits } from './types.ts'
+export type { Remote, RemotePromise, Settled, Arg, ConnectionOptions, CallOptions, Limits } from './types.ts'
 export type { Transport, TransportSink } from './transport/transport.ts'

@@ -2,8 +2,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  AccessError, ConnectionClosedError, RemoteError, buffiter, connectionOf, deliver, get, has, isRemote, keys,
-  obtain, release, same, set, type Connection,
+  AbortError, AccessError, ConnectionClosedError, RemoteError, TimeoutError, buffiter, connectionOf, deliver, get, has,
+  isRemote, keys, obtain, release, same, set, withOptions, type Connection,
 } from '../src/index.ts'
 import { transports, rejects, within, collect, type Peer } from './harness.ts'
 import type { Service, Counter } from './fixtures/service.ts'
@@ -269,6 +269,92 @@ for (const transport of transports) {
     await rejects(r.add(1, 1), ConnectionClosedError, 'call after close')
     const info = await peer.conn.closed
     assert.is(info.reason, 'local')
+  })
+
+  test('E-order: operations on one target run in the order sent, also behind a pipelined argument', async ({ root }) => {
+    void root.record(root.later('A', 50))
+    void root.record('B')
+    void root.record(root.later('C', 10))
+    void root.record('D')
+    assert.equal(await root.logged(), ['A', 'B', 'C', 'D'])
+    // other targets are not held up: a fresh object's calls run at once
+    const c = await new root.Counter(0)
+    void root.record(root.later('slow', 50))
+    assert.is(await c.inc(), 1)
+    assert.equal(await root.logged(), ['slow'])
+  })
+
+  test('a timed-out call rejects at once with TimeoutError and is cancelled on the peer', async ({ root }) => {
+    await collect()
+    await root.add(0, 0)
+    const base = (await root.stats()).exported
+    const err = await rejects(withOptions(root, { timeout: 30 }).waitOrCancel(5000), TimeoutError, 'timed-out call')
+    assert.match(err.message, /timed out after 30 ms/)
+    assert.is(err.code, 'ERR_TIMEOUT')
+    // the callee saw its signal abort; its late answer (none here) would be dropped
+    assert.equal(await root.takeCancelled(), ['AbortError'])
+    // the view's options carry to pipelined operations, the original is unchanged
+    const pipelined = () => rejects(withOptions(root, { timeout: 30 }).nodeLater(1, 5000).value, TimeoutError, 'pipelined')
+    await pipelined()
+    assert.is(await root.later('unchanged', 40), 'unchanged')
+    // the unawaited nodeLater() stays on the peer (for pipelining) until its proxies are collected
+    await collect()
+    await root.add(0, 0)
+    assert.is((await root.stats()).exported, base, 'the peer holds nothing for cancelled calls')
+  })
+
+  test('an AbortSignal cancels a call; an aborted one is not sent', async ({ root, conn }) => {
+    const controller = new AbortController()
+    const view = withOptions(root, { signal: controller.signal })
+    const pending = view.waitOrCancel(5000)
+    setTimeout(() => controller.abort(new Error('stop')), 20)
+    const err = await rejects(pending, AbortError, 'aborted call')
+    assert.is((err.cause as Error).message, 'stop')
+    assert.equal(await root.takeCancelled(), ['AbortError'])
+    const calls = conn.stats().calls
+    await rejects(view.add(1, 2), AbortError, 'call on an aborted signal')
+    assert.is(conn.stats().calls, calls, 'nothing was sent')
+    // currentCall() read after an await inside the callee sees the cancel too
+    const c2 = new AbortController()
+    const late = withOptions(root, { signal: c2.signal }).waitOrCancelLate(5000)
+    setTimeout(() => c2.abort(), 20)
+    await rejects(late, AbortError, 'aborted late call')
+    assert.equal(await root.takeCancelled(), ['AbortError'])
+  })
+
+  test('a late answer to a cancelled call is dropped and its references released', async ({ root }) => {
+    const base = (await root.stats()).exported
+    // the callee ignores its signal and answers with a reference after the caller gave up
+    await rejects(withOptions(root, { timeout: 10 }).nodeLater(3, 60), TimeoutError, 'timed out')
+    await new Promise((r) => setTimeout(r, 120))
+    await root.add(0, 0)
+    assert.is((await root.stats()).exported, base, 'no reference left behind on the peer')
+  })
+
+  test('iteration honours a signal and closes the remote iterator', async ({ root }) => {
+    const controller = new AbortController()
+    const before = await root.closedIterators
+    const seen: number[] = []
+    const loop = (async () => {
+      for await (const x of withOptions(root, { signal: controller.signal }).guarded(1_000_000)) {
+        seen.push(x)
+        if (seen.length === 5) controller.abort()
+      }
+    })()
+    await rejects(loop, AbortError, 'aborted loop')
+    await new Promise((r) => setTimeout(r, 20))
+    assert.is(await root.closedIterators, before + 1, 'the remote iterator was closed')
+  })
+
+  test('ping({ timeout }) resolves against a live peer', async ({ conn }) => {
+    assert.type(await conn.ping({ timeout: 5000 }), 'number')
+  })
+
+  test('deliver() gives a Remote of the copy; reading it back gives its value', async ({ root, conn }) => {
+    const remote = await deliver(conn, { a: 1, list: [1, 2] })
+    assert.ok(isRemote(remote))
+    assert.equal(await root.echo(remote), { a: 1, list: [1, 2] }, 'the delivered copy is plain data again over there')
+    assert.equal(await obtain(remote), { a: 1, list: [1, 2] })
   })
 
   t.run()

@@ -2,12 +2,12 @@
 // start, not found. Pending calls reject with ConnectionClosedError carrying exit code or signal.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ConnectionClosedError, spawn, type Connection } from '../src/index.ts'
+import { ConnectionClosedError, TimeoutError, spawn, type Connection } from '../src/index.ts'
 import { rejects, tsFork, tsSpawn, within } from './harness.ts'
 
 const starters = {
-  fork: (mode = 'serve') => tsFork('process-peer.ts', [mode]),
-  spawn: (mode = 'serve') => tsSpawn('process-peer.ts', [mode]),
+  fork: (mode = 'serve', options = {}) => tsFork('process-peer.ts', [mode], options),
+  spawn: (mode = 'serve', options = {}) => tsSpawn('process-peer.ts', [mode], options),
 }
 
 for (const [name, start] of Object.entries(starters)) {
@@ -50,6 +50,21 @@ for (const [name, start] of Object.entries(starters)) {
     await within(conn.close(), 8000, 'close')
     await pending
     assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the child is gone')
+  })
+
+  t('frozen with SIGSTOP: the heartbeat closes the connection with TimeoutError, pending calls reject', async () => {
+    const conn: Connection = await start('serve', { heartbeat: 300 })
+    const root = conn.root as any
+    const pid = await root.pid()
+    process.kill(pid, 'SIGSTOP')
+    try {
+      const err = await rejects(root.add(1, 1), ConnectionClosedError, 'a call to the frozen child')
+      assert.ok(err.cause instanceof TimeoutError, 'the cause is the heartbeat TimeoutError')
+      await rejects(conn.ping({ timeout: 1000 }), ConnectionClosedError, 'ping after')
+    } finally {
+      process.kill(pid, 'SIGCONT')
+      await conn.close()
+    }
   })
 
   t.run()

@@ -7,6 +7,7 @@ import { StreamTransport } from '../transport/stream.ts'
 import { handshake } from './handshake.ts'
 import type { CloseInfo } from '../errors.ts'
 import type { ConnectionOptions } from '../types.ts'
+import { withHeartbeat } from './heartbeat.ts'
 
 /** Options of fork() and spawn(): connection options plus the child's own. */
 export interface ChildOptions extends ConnectionOptions {
@@ -43,7 +44,7 @@ export async function fork(modulePath: string | URL, args: readonly string[] = [
   const exited = exitOf(child)
   const transport = new IpcTransport(child, { endInfo: () => settleExit(exited), teardown: () => stop(child, exited) })
   exited.then((info) => transport.close(info))
-  return handshake(new Connection(transport, connOptions))
+  return handshake(new Connection(transport, withHeartbeat(connOptions)))
 }
 
 /**
@@ -68,7 +69,7 @@ export async function spawn(command: string, args: readonly string[], options: S
     teardown: () => stop(child, exited),
   })
   exited.then((info) => transport.close(info))
-  return handshake(new Connection(transport, connOptions))
+  return handshake(new Connection(transport, withHeartbeat(connOptions)))
 }
 
 /** Resolves with why the child ended: its exit code and signal, or the spawn error. */

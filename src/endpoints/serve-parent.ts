@@ -7,6 +7,7 @@ import { IpcTransport } from '../transport/ipc.ts'
 import { StreamTransport } from '../transport/stream.ts'
 import { STDIO_ENV } from './child.ts'
 import type { ConnectionOptions } from '../types.ts'
+import { withHeartbeat } from './heartbeat.ts'
 
 /**
  * Serves `options.root` to the parent and resolves with the connection (whose `root` is the
@@ -16,7 +17,9 @@ import type { ConnectionOptions } from '../types.ts'
  * is sent to stderr instead). Throws if the process was started in none of these ways.
  */
 export async function serveParent(options: ConnectionOptions = {}): Promise<Connection> {
-  const conn = new Connection(parentTransport(options), options)
+  // a parent thread shares this process: no heartbeat; a parent process over a pipe may freeze
+  const inThread = !isMainThread && parentPort !== null
+  const conn = new Connection(parentTransport(options), inThread ? options : withHeartbeat(options))
   await conn.ready
   return conn
 }

@@ -3,12 +3,14 @@ import type { Duplex, Readable, Writable } from 'node:stream'
 import { Connection } from '../protocol/connection.ts'
 import { StreamTransport } from '../transport/stream.ts'
 import type { ConnectionOptions } from '../types.ts'
+import { withHeartbeat } from './heartbeat.ts'
 
 /**
  * A connection over a duplex stream (net.Socket, tls.TLSSocket, ...) or a `{ readable, writable }`
  * pair: length-prefixed frames of node:v8-serialized batches. Returns at once; the handshake
  * continues in the background (`conn.ready`). The connection owns the stream: closing it ends
- * the stream, and the stream ending or failing closes the connection.
+ * the stream, and the stream ending or failing closes the connection. The heartbeat is on
+ * (15 s) unless `options.heartbeat` says otherwise.
  */
 export function connectStream(stream: Duplex | { readable: Readable; writable: Writable }, options: ConnectionOptions = {}): Connection {
   const pairOf = stream as { readable: unknown; writable: unknown }
@@ -24,7 +26,7 @@ export function connectStream(stream: Duplex | { readable: Readable; writable: W
     throw new TypeError('connectStream() needs a duplex stream or { readable, writable }')
   }
   const max = options?.limits?.maxFrameBytes
-  return new Connection(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), options)
+  return new Connection(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), withHeartbeat(options))
 }
 
 function isReadable(s: unknown): boolean {

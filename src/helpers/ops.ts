@@ -1,9 +1,9 @@
 // Functions over Remotes for what a property access cannot say: explicit get/set/delete/has/keys,
 // release, identity, by-value obtain/deliver and buffered iteration. Public API only.
-import { handleOf, type Handle, type IterOptions } from '../proxy/remote.ts'
+import { handleOf, makeProxy, type Handle, type IterOptions } from '../proxy/remote.ts'
 import { bufferedIterator } from '../proxy/iterate.ts'
 import type { Connection } from '../protocol/connection.ts'
-import type { Remote, RemotePromise, Settled } from '../types.ts'
+import type { CallOptions, Remote, RemotePromise, Settled } from '../types.ts'
 
 function handle(r: unknown, fn: string): Handle {
   const h = handleOf(r)
@@ -101,4 +101,29 @@ export async function deliver<T>(conn: Connection, value: T): Promise<Remote<T>>
 export function buffiter<T = unknown>(remote: unknown, options?: IterOptions): AsyncIterableIterator<Settled<T>> {
   const h = handle(remote, 'buffiter')
   return bufferedIterator(h.host, h, options) as AsyncIterableIterator<Settled<T>>
+}
+
+/**
+ * A view of `remote` whose operations, and those pipelined on their results, carry `options`:
+ * `timeout` (ms) rejects an operation with TimeoutError once it has run that long, `signal`
+ * rejects it with AbortError when aborted (at once, without sending, if it is aborted already);
+ * either way the peer is told to cancel it and sees that through `currentCall().signal`. Options
+ * given here override those of a view it is made from and the connection's `timeout`. The view
+ * is another proxy of the same remote object; `remote` itself is unchanged. Throws TypeError for
+ * bad options.
+ */
+export function withOptions<T>(remote: T, options: CallOptions): T {
+  const h = handle(remote, 'withOptions')
+  if (options === null || typeof options !== 'object') throw new TypeError('withOptions() needs { timeout?, signal? }')
+  for (const k of Object.keys(options)) if (k !== 'timeout' && k !== 'signal') throw new TypeError(`unknown call option '${k}'`)
+  const { timeout, signal } = options
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
+    throw new TypeError('withOptions() timeout must be a number of ms between 1 and 2147483647')
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('withOptions() signal must be an AbortSignal')
+  const opts: CallOptions = { ...h.opts }
+  if (timeout !== undefined) opts.timeout = timeout
+  if (signal !== undefined) opts.signal = signal
+  // the view keeps the original alive, so the original is not released while the view is in use
+  return makeProxy({ host: h.host, base: h.base, path: h.path, result: h.result, tracker: h.tracker, owner: h.owner ?? (remote as object), opts }) as T
 }

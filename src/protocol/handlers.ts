@@ -3,9 +3,9 @@
 // promise of it). The access policy is applied here, on every name the peer sends.
 import { AccessError } from '../errors.ts'
 import { checkName, visible, visibleKeys } from './policy.ts'
+import { handleOf } from '../proxy/remote.ts'
 import type { Registry } from './registry.ts'
 import type { Op, Path } from './messages.ts'
-import { ref } from '../codec/marks.ts'
 
 /** What handlers may know about the connection they serve. */
 export interface HandlerContext {
@@ -20,13 +20,22 @@ export interface HandlerContext {
 
 type Handler = (ctx: HandlerContext, target: unknown, path: Path, args: unknown[]) => unknown
 
+/**
+ * Checks a name the peer sent, unless the object is itself a Remote (a proxy of another
+ * connection, forwarded): then the operation goes on to the object's owner, whose policy decides.
+ */
+function check(obj: unknown, name: unknown): asserts name is string | number {
+  if (handleOf(obj) === undefined) checkName(obj, name)
+  else if (typeof name !== 'string' && typeof name !== 'number') checkName(obj, name)
+}
+
 /** Reads `path` from `target`, checking each name; waits where a step is a promise. */
 export function walk(target: unknown, path: Path, from = 0): unknown {
   let value = target
   for (let i = from; i < path.length; i++) {
     if (value instanceof Promise) return value.then((v) => walk(v, path, i))
     const name = path[i]
-    checkName(value, name)
+    check(value, name)
     if (value === null || value === undefined) throw new TypeError(`cannot read '${String(name)}' of ${value}`)
     value = (value as Record<string | number, unknown>)[name]
   }
@@ -39,7 +48,7 @@ function atLast(target: unknown, path: Path, fn: (parent: unknown, name: string 
   const parent = path.length === 1 ? target : walk(target, path.slice(0, -1))
   const name = path[path.length - 1]
   const go = (p: unknown) => {
-    checkName(p, name)
+    check(p, name)
     if (p === null || p === undefined) throw new TypeError(`cannot read '${String(name)}' of ${p}`)
     return fn(p, name!)
   }
@@ -47,7 +56,7 @@ function atLast(target: unknown, path: Path, fn: (parent: unknown, name: string 
 }
 
 function callMethod(parent: unknown, name: unknown, args: unknown[]): unknown {
-  checkName(parent, name)
+  check(parent, name)
   if (parent === null || parent === undefined) throw new TypeError(`cannot read '${String(name)}' of ${parent}`)
   const fn = (parent as Record<string | number, unknown>)[name]
   if (typeof fn !== 'function') throw new TypeError(`${String(name)} is not a function`)
@@ -153,8 +162,9 @@ export const handlers: Record<Op, Handler> = {
 
   ping: (_ctx, _target, _path, [x]) => x,
 
-  // deliver(): keep the value sent and hand back a reference to it
-  hold: (_ctx, _target, _path, [value]) => (value !== null && typeof value === 'object' ? ref(value) : value),
+  // deliver(): keep the value sent; the reply is a reference to it (the callee replies by
+  // reference for hold), without marking the value, so it crosses by value again later
+  hold: (_ctx, _target, _path, [value]) => value,
 
   // obtain(): the value at path, sent back by value (the connection encodes it in copy mode)
   obtain: (_ctx, target, path) => walk(target, path),

@@ -23,6 +23,8 @@ export function bufferedIterator(host: ProxyHost, h: Handle, options: IterOption
     finished = true
     host.release(itHandle)
   }
+  // closing must reach the peer even when the loop's signal is what ended it
+  const close = () => host.op('next', { ...itHandle, opts: undefined }, [0]) as PromiseLike<unknown>
   const iterator: AsyncIterableIterator<unknown> = {
     next: async () => {
       while (index >= buffer.length) {
@@ -31,7 +33,10 @@ export function bufferedIterator(host: ProxyHost, h: Handle, options: IterOption
         try {
           result = (await (host.op('next', itHandle, [chunk]) as PromiseLike<unknown>)) as [unknown[], boolean]
         } catch (err) {
-          finish()
+          // cancelled (signal, timeout) mid-iteration: the remote iterator is still open; close it
+          if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError') && !finished) {
+            Promise.resolve(close()).then(finish, finish)
+          } else finish()
           throw err
         }
         chunk = Math.min(chunk * factor, max)
@@ -45,7 +50,7 @@ export function bufferedIterator(host: ProxyHost, h: Handle, options: IterOption
       if (!finished) {
         buffer = []
         try {
-          await (host.op('next', itHandle, [0]) as PromiseLike<unknown>)
+          await close()
         } finally {
           finish()
         }
