@@ -18,3 +18,4 @@ export {
 } from './errors.ts'
 export type { Remote, RemotePromise, Settled, Arg, ConnectionOptions, CallOptions, Limits } from './types.ts'
 export type { Transport, TransportSink } from './transport/transport.ts'
+export type { PortLike, WebPortLike } from './transport/message-port.ts'

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect, fork, listen, pair, spawn, worker, type Connection, type ListenOptions, type NetOptions, type Address } from '../src/index.ts'
+import { connect, connectPort, fork, listen, pair, spawn, worker, type Connection, type ListenOptions, type NetOptions, type Address } from '../src/index.ts'
 import { Service, setUp } from './fixtures/service.ts'
 
 export const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
@@ -43,6 +43,7 @@ export function testCert(): Promise<{ key: string; cert: string }> {
 }
 
 let socketCount = 0
+let channelCount = 0
 /** A fresh Unix socket path for a test server. */
 export const socketPath = () => join(tmpdir(), `farside-test-${process.pid}-${++socketCount}.sock`)
 
@@ -85,6 +86,23 @@ export const transports: TransportCase[] = [
       setUp(svc, server)
       await client.ready
       return { conn: client, close: () => client.close() }
+    },
+  },
+  {
+    // web-style endpoints: two BroadcastChannels of a name no other test uses (a name carries one pair)
+    name: 'broadcast-channel',
+    remote: false,
+    async start() {
+      const name = `farside-test-${process.pid}-${++channelCount}`
+      const svc = new Service()
+      // both channels open before either connects: a channel drops what is sent while no peer listens
+      const [mine, theirs] = [new BroadcastChannel(name), new BroadcastChannel(name)]
+      const client = connectPort(mine)
+      const server = connectPort(theirs, { root: svc })
+      setUp(svc, server)
+      await client.ready
+      // the client's goodbye closes the server too; closing both keeps a lost goodbye from leaving a channel open
+      return { conn: client, close: async () => { await client.close(); await server.close() } }
     },
   },
   {

@@ -1,7 +1,8 @@
-// Connections over MessagePorts: pair() in one process, connectPort() over any port you have.
+// Connections over message endpoints: pair() in one process, connectPort() over any port or
+// channel you have (Node-style or web-style).
 import { MessageChannel } from 'node:worker_threads'
 import { Connection } from '../protocol/connection.ts'
-import { MessagePortTransport, type PortLike } from '../transport/message-port.ts'
+import { MessagePortTransport, portStyle, type PortLike, type WebPortLike } from '../transport/message-port.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /**
@@ -20,13 +21,37 @@ export function pair(optionsA?: ConnectionOptions, optionsB?: ConnectionOptions)
 }
 
 /**
- * A connection over a MessagePort (or anything with postMessage and 'message'/'close' events).
- * Returns at once; the handshake continues in the background (`conn.ready`) and operations
- * queue until it ends. The connection owns the port: closing it closes the port.
+ * A connection over a message endpoint you have. Returns at once; the handshake continues in the
+ * background (`conn.ready`) and operations queue until it ends. The connection owns the endpoint:
+ * closing it removes its listeners and calls the endpoint's `close()`, if it has one.
+ *
+ * Two shapes are accepted (Node-style is taken when an endpoint has both, as a Node MessagePort does):
+ * - Node-style, `postMessage` with `on`/`off`, the message as the listener's argument: a
+ *   MessagePort, a Worker, `parentPort`. Its 'close' event closes the connection (reason 'peer').
+ * - Web-style, `postMessage` with `addEventListener`/`removeEventListener`, the message as
+ *   `event.data`: a BroadcastChannel, a MessagePort used as an EventTarget. `start()` is called
+ *   if present. Such endpoints mostly dispatch no 'close' event, so the connection learns that
+ *   the peer went away only from the peer's goodbye (sent by its `close()`); a peer that dies
+ *   without one leaves calls pending (race them, or a `conn.ping()` probe, against a timer).
+ *
+ * A BroadcastChannel delivers every message to every other channel of its name, in any thread,
+ * so one name must carry exactly one pair of peers. It drops what is sent while no other channel
+ * of the name listens, the handshake included: open both channels before connecting either (in
+ * one thread: create both, then connectPort() each). Across threads that cannot be arranged, as
+ * each side sends its hello once, when it connects: the side that connects second never sees the
+ * first one's and fails after `limits.handshakeTimeout` while the first believes itself
+ * connected, so use a MessageChannel port there. It has no transfer list:
+ * `transfer()`d buffers are copied, and ports cannot cross. An open channel keeps the process
+ * alive, as a port does, until the connection (or the channel) is closed.
+ *
+ * Throws TypeError, naming both shapes, for anything else.
  */
-export function connectPort(port: PortLike, options?: ConnectionOptions): Connection {
-  if (port === null || typeof port !== 'object' || typeof port.postMessage !== 'function' || typeof port.on !== 'function') {
-    throw new TypeError('connectPort() needs a MessagePort-like object (postMessage, on)')
+export function connectPort(port: PortLike | WebPortLike, options?: ConnectionOptions): Connection {
+  if (portStyle(port) === undefined) {
+    throw new TypeError(
+      'connectPort() needs a MessagePort-like endpoint: Node-style (postMessage, on, off: MessagePort, Worker, parentPort) ' +
+        'or web-style (postMessage, addEventListener, removeEventListener: BroadcastChannel, an EventTarget port)',
+    )
   }
   return new Connection(new MessagePortTransport(port), options)
 }
