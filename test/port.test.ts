@@ -85,6 +85,18 @@ test('two BroadcastChannels of one name connect; closing one end closes the othe
   await rejectsClosed((a.root as any).ping())
 })
 
+test('a BroadcastChannel side that said hello before its peer listened still connects', async () => {
+  const name = `farside-late-${process.pid}-${Date.now()}`
+  // this side's hello goes out while no other channel of the name exists: it is lost
+  const server = connectPort(new BroadcastChannel(name), { root: { add: (a: number, b: number) => a + b } })
+  await new Promise((r) => setTimeout(r, 30))
+  const client = connectPort(new BroadcastChannel(name), { limits: { handshakeTimeout: 2000 } })
+  assert.is(await within((client.root as any).add(2, 3), 3000, 'a call after a lost hello'), 5)
+  await within(server.ready, 1000, 'the first side is ready too')
+  await client.close()
+  await within(server.closed, 2000)
+})
+
 test('an endpoint with both shapes (a Node MessagePort) is used Node-style', async () => {
   const { port1, port2 } = new MessageChannel()
   const both = {

@@ -32,15 +32,12 @@ export function pair(optionsA?: ConnectionOptions, optionsB?: ConnectionOptions)
  *   `event.data`: a BroadcastChannel, a MessagePort used as an EventTarget. `start()` is called
  *   if present. Such endpoints mostly dispatch no 'close' event, so the connection learns that
  *   the peer went away only from the peer's goodbye (sent by its `close()`); a peer that dies
- *   without one leaves calls pending (race them, or a `conn.ping()` probe, against a timer).
+ *   without one leaves calls pending unless `heartbeat` or `timeout` is set.
  *
  * A BroadcastChannel delivers every message to every other channel of its name, in any thread,
  * so one name must carry exactly one pair of peers. It drops what is sent while no other channel
- * of the name listens, the handshake included: open both channels before connecting either (in
- * one thread: create both, then connectPort() each). Across threads that cannot be arranged, as
- * each side sends its hello once, when it connects: the side that connects second never sees the
- * first one's and fails after `limits.handshakeTimeout` while the first believes itself
- * connected, so use a MessageChannel port there. It has no transfer list:
+ * of the name listens; the handshake copes (a hello sent before its sender heard the peer is
+ * answered), so the two sides may connect in any order, across threads too. It has no transfer list:
  * `transfer()`d buffers are copied, and ports cannot cross. An open channel keeps the process
  * alive, as a port does, until the connection (or the channel) is closed.
  *
