@@ -2,6 +2,13 @@
 // No run-time code here.
 import type { Registry } from './protocol/registry.ts'
 
+/**
+ * What can be moved across a transport instead of copied (Node's worker_threads transfer list).
+ * Here so that the codec (which collects transfer() marks) and the transports (which hand them to
+ * postMessage) share one definition without the codec depending on the transports.
+ */
+export type Transferable = ArrayBuffer | import('node:worker_threads').MessagePort
+
 /** Limits a side sets on what its peer may make it do; crossing one is a clear error. */
 export interface Limits {
   /** Largest frame a stream transport accepts, in bytes. Default 64 MiB. */
