@@ -66,9 +66,10 @@ export interface ConnectionOptions {
 // - With `noUncheckedIndexedAccess`, an index signature member reads as `RemotePromise<V> |
 //   undefined` (`r.list()[0]`), although the proxy is always there.
 // - Members TypeScript gives every object or function (`toString`, `valueOf`, `name`, `length`,
-//   `call`, `bind`, ...) keep their local types, although on a proxy they are remote operations
-//   like any other (`await r.fn.name` still gives the string). The ones the access policy refuses
-//   (`constructor`, `prototype`, `caller`, `arguments`) are typed `never`, so they cannot be used.
+//   ...) keep their local types, although on a proxy they are remote operations like any other
+//   (`await r.fn.name` still gives the string). `bind`, `call` and `apply` are what their types
+//   say: the proxy does them locally (with the owner, undefined or null as `this`). The ones the
+//   access policy refuses (`constructor`, `prototype`, `caller`, `arguments`) are typed `never`.
 // ---------------------------------------------------------------------------------------------
 
 /**

@@ -52,6 +52,11 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
   },
   apply(target, _this, args) {
     const h = target[HANDLE]!
+    const last = h.path[h.path.length - 1]
+    if ((last === 'bind' || last === 'call' || last === 'apply') && ownThis(h, args[0])) {
+      const local = callLocally(h, last, args)
+      if (local !== undefined) return local
+    }
     return h.host.op('call', h, args)
   },
   construct(target, args) {
@@ -67,6 +72,47 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
   defineProperty() {
     return false
   },
+}
+
+/**
+ * `f.bind(t, ...)`, `f.call(t, ...)` and `f.apply(t, list)` of a remote function `f`, done here as
+ * Function.prototype does them, so the peer (whose policy refuses those names) never sees them.
+ * A remote method always runs with its owner as `this`, so `t` cannot be honoured; these forms
+ * are taken for Function.prototype's only when `t` is undefined, null or the owner itself (the
+ * Remote the method was read from), and otherwise go to the peer as calls of members of those
+ * names (a remote object's own `call(x)` or `bind(port)` method still works). Returns undefined
+ * for an `apply` whose second argument is not an argument list: that goes to the peer too.
+ */
+function callLocally(h: Handle, name: 'bind' | 'call' | 'apply', args: unknown[]): object | undefined {
+  const fn: Handle = { host: h.host, base: h.base, path: h.path.slice(0, -1), result: h.result, tracker: h.tracker, owner: h.owner }
+  if (name === 'call') return h.host.op('call', fn, args.slice(1))
+  if (name === 'apply') {
+    const list = args[1]
+    if (list === undefined || list === null) return h.host.op('call', fn, [])
+    if (typeof list !== 'object' || handleOf(list) !== undefined || typeof (list as ArrayLike<unknown>).length !== 'number') return undefined
+    return h.host.op('call', fn, Array.from(list as ArrayLike<unknown>))
+  }
+  const partial = args.slice(1)
+  if (partial.length === 0) {
+    // a settled Remote bound to nothing new is itself (identity kept); else a Remote of the path
+    return fn.path.length === 0 && fn.result === undefined && h.owner !== undefined ? h.owner : makeProxy(fn)
+  }
+  // bound arguments cannot ride in a handle: a local function that prepends them
+  const host = h.host
+  return function bound(...rest: unknown[]): object {
+    return host.op(new.target === undefined ? 'call' : 'new', fn, [...partial, ...rest])
+  }
+}
+
+/** Whether `value` may stand for the `this` of the function `h` applies bind/call/apply to. */
+function ownThis(h: Handle, value: unknown): boolean {
+  if (value === undefined || value === null) return true
+  // h.path is [...owner path, method, 'bind' | 'call' | 'apply']; a path of one has no owner
+  const o = handleOf(value)
+  const n = h.path.length - 2
+  if (o === undefined || n < 0 || o.host !== h.host || o.base !== h.base || o.result !== h.result || o.path.length !== n) return false
+  for (let i = 0; i < n; i++) if (o.path[i] !== h.path[i]) return false
+  return true
 }
 
 /** A settled Remote (an import or the root, path empty) is not thenable; everything else is. */
