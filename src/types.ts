@@ -2,6 +2,13 @@
 // No run-time code here.
 import type { Registry } from './protocol/registry.ts'
 
+/**
+ * What can be moved across a transport instead of copied (Node's worker_threads transfer list).
+ * Here so that the codec (which collects transfer() marks) and the transports (which hand them to
+ * postMessage) share one definition without the codec depending on the transports.
+ */
+export type Transferable = ArrayBuffer | import('node:worker_threads').MessagePort
+
 /** Limits a side sets on what its peer may make it do; crossing one is a clear error. */
 export interface Limits {
   /** Largest frame a stream transport accepts, in bytes. Default 64 MiB. */
@@ -79,9 +86,10 @@ export interface CallOptions {
 // - With `noUncheckedIndexedAccess`, an index signature member reads as `RemotePromise<V> |
 //   undefined` (`r.list()[0]`), although the proxy is always there.
 // - Members TypeScript gives every object or function (`toString`, `valueOf`, `name`, `length`,
-//   `call`, `bind`, ...) keep their local types, although on a proxy they are remote operations
-//   like any other (`await r.fn.name` still gives the string). The ones the access policy refuses
-//   (`constructor`, `prototype`, `caller`, `arguments`) are typed `never`, so they cannot be used.
+//   ...) keep their local types, although on a proxy they are remote operations like any other
+//   (`await r.fn.name` still gives the string). `bind`, `call` and `apply` are what their types
+//   say: the proxy does them locally (with the owner, undefined or null as `this`). The ones the
+//   access policy refuses (`constructor`, `prototype`, `caller`, `arguments`) are typed `never`.
 // ---------------------------------------------------------------------------------------------
 
 /**

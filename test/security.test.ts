@@ -12,9 +12,14 @@ const sloppyFluent = new Function('n', 'this.name = n; return this') as (n: stri
 test('call, apply, bind and toString of functions are refused: no choosing `this`, no source', async () => {
   const [a] = pair({}, { root: { setName: sloppyFluent, add: (x: number, y: number) => x + y } })
   const r = a.root as any
-  await rejects(r.setName.call(null, 'x'), AccessError, 'call')
-  await rejects(r.setName.apply(null, ['x']), AccessError, 'apply')
-  await rejects(r.add.bind(null), AccessError, 'bind')
+  // with a `this` other than the owner (or null), the proxy sends these names to the peer
+  const other = { name: 'other' }
+  await rejects(r.setName.call(other, 'x'), AccessError, 'call')
+  await rejects(r.setName.apply(other, ['x']), AccessError, 'apply')
+  await rejects(r.add.bind(other), AccessError, 'bind')
+  // with null, the proxy does them itself: the peer runs the method with its owner as `this`
+  await r.setName.call(null, 'x')
+  await r.setName.apply(null, ['y'])
   await rejects(r.add.toString(), AccessError, 'toString')
   await rejects(r.valueOf(), AccessError, 'valueOf')
   await rejects(r.hasOwnProperty('add'), AccessError, 'hasOwnProperty')

@@ -4,7 +4,7 @@
 import { isCopyMarked, isRefMarked, takeTransfer } from './marks.ts'
 import { decodeError, encodeError } from './errors.ts'
 import { MessagePort } from 'node:worker_threads'
-import type { Transferable } from '../transport/transport.ts'
+import type { Transferable } from '../types.ts'
 
 /** The key that tags a marker object on the wire. User objects that own it are escaped. */
 export const TAG = '\u0000'

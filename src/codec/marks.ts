@@ -1,11 +1,10 @@
 // Local marks a user puts on values to change how they cross: ref(), copy(), transfer().
 // The codec reads them; nothing else does.
+import type { Transferable } from '../types.ts'
 
 const refs = new WeakSet<object>()
 const copies = new WeakSet<object>()
 const transfers = new WeakMap<object, readonly Transferable[]>()
-
-type Transferable = ArrayBuffer | import('node:worker_threads').MessagePort
 
 /**
  * Marks `value` to cross by reference even where it would cross by value (a plain object, an

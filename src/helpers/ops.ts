@@ -1,6 +1,7 @@
 // Functions over Remotes for what a property access cannot say: explicit get/set/delete/has/keys,
 // release, identity, by-value obtain/deliver and buffered iteration. Public API only.
-import { handleOf, makeProxy, type Handle, type IterOptions } from '../proxy/remote.ts'
+import { handleOf, type Handle, type IterOptions } from '../proxy/handle.ts'
+import { makeProxy } from '../proxy/remote.ts'
 import { bufferedIterator } from '../proxy/iterate.ts'
 import type { Connection } from '../protocol/connection.ts'
 import type { CallOptions, Remote, RemotePromise, Settled } from '../types.ts'

@@ -1,5 +1,5 @@
 // Buffered iteration of remote iterables, over the proxy host interface only.
-import { handleOf, type Handle, type IterOptions, type ProxyHost } from './remote.ts'
+import { handleOf, type Handle, type IterOptions, type ProxyHost } from './handle.ts'
 
 /**
  * A buffered async iterator over a remote iterable (RPyC buffiter): one `next` op per chunk, the

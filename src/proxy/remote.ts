@@ -2,92 +2,12 @@
 // peer (an import id, the root, or a pipelined result id) plus a property path not yet sent.
 // Property reads only extend the path; calls, constructs and awaits turn it into an operation.
 import type { Op, Path } from '../protocol/messages.ts'
-import type { Tracker } from '../protocol/tables.ts'
-import type { CallOptions } from '../types.ts'
+import { HANDLE, handleOf, type Handle, type IterOptions, type ProxyHost, type ResultState } from './handle.ts'
 import { bufferedIterator } from './iterate.ts'
 
-/** The state of one operation's result, shared by its RemotePromise and every path built on it. */
-export interface ResultState {
-  /** The result id on the peer; 0 for a result computed locally. */
-  rid: number
-  /** 0 pending, 1 fulfilled, 2 rejected. */
-  state: 0 | 1 | 2
-  value: unknown
-  /** then() was called: the value is wanted. */
-  awaited: boolean
-  /** Built on (a target or an argument) before its batch left: the peer must keep it. */
-  used: boolean
-  /** Sent awaited and not built on: the peer answers and forgets it; later work waits here. */
-  drop: boolean
-  /** The peer will send (or sent) the value back. */
-  pulled: boolean
-  /** The peer no longer holds it: operations on it run on the local value. */
-  detached: boolean
-  /** Its operation has left in a batch (so `pulled` is decided). */
-  sent: boolean
-  /** Registered for release at garbage collection (kept on the peer, not pulled). */
-  retained?: boolean
-  /** The call options it was sent with (withOptions). */
-  opts?: CallOptions
-  /** Its time limit, while armed. */
-  timer?: ReturnType<typeof setTimeout>
-  /** Its AbortSignal listener, while armed. */
-  onAbort?: () => void
-  /** Where the call was made (localStacks): its stack is formatted only if the call fails. */
-  site?: { stack?: string }
-  promise?: Promise<unknown>
-  resolve?: (v: unknown) => void
-  reject?: (e: unknown) => void
-}
-
-export interface Handle {
-  host: ProxyHost
-  /** The peer table id operations go to: an import id, 0 for the root, or `result.rid`. */
-  base: number
-  path: Path
-  /** Set when `base` is a pipelined result. */
-  result: ResultState | undefined
-  /** Set when `base` is an import (a settled Remote). */
-  tracker: Tracker | undefined
-  /** Proxies of this settled Remote's members, made once. */
-  members?: Map<string, object>
-  /** The Remote this path was read from: kept alive (and so not released) while the path lives. */
-  owner?: object
-  /** Call options (timeout, signal) its operations and those built on them carry. */
-  opts?: CallOptions
-}
-
-/** What a proxy needs from its connection. */
-export interface ProxyHost {
-  /** Sends `op` against the handle with its argument list; returns the RemotePromise of its result. */
-  op(op: Op, handle: Handle, args?: unknown[]): object
-  /** `r.x = v`: sends a set, ordered with later operations; reports a failure as an event. */
-  assign(handle: Handle, value: unknown): void
-  /** Marks the state awaited (asking the peer for it if needed) and returns its promise. */
-  promise(state: ResultState): Promise<unknown>
-  /** Releases an import handle now. Idempotent. */
-  release(handle: Handle): void
-  /** The public connection object. */
-  readonly connection: object
-}
-
-export interface IterOptions {
-  chunk?: number
-  max?: number
-  factor?: number
-}
-
-/** Global so that proxies from two copies of the package (ESM and CJS) still know each other. */
-const HANDLE = Symbol.for('farside.handle')
-
-/** The handle of a proxy, or undefined for anything else. */
-export function handleOf(value: unknown): Handle | undefined {
-  return (typeof value === 'function' || (typeof value === 'object' && value !== null))
-    ? (value as Record<symbol, Handle | undefined>)[HANDLE]
-    : undefined
-}
-
-
+// the names importers of this module use; the definitions live in the leaf handle.ts
+export { handleOf }
+export type { Handle, IterOptions, ProxyHost, ResultState }
 
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 
@@ -132,6 +52,11 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
   },
   apply(target, _this, args) {
     const h = target[HANDLE]!
+    const last = h.path[h.path.length - 1]
+    if ((last === 'bind' || last === 'call' || last === 'apply') && ownThis(h, args[0])) {
+      const local = callLocally(h, last, args)
+      if (local !== undefined) return local
+    }
     return h.host.op('call', h, args)
   },
   construct(target, args) {
@@ -147,6 +72,47 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
   defineProperty() {
     return false
   },
+}
+
+/**
+ * `f.bind(t, ...)`, `f.call(t, ...)` and `f.apply(t, list)` of a remote function `f`, done here as
+ * Function.prototype does them, so the peer (whose policy refuses those names) never sees them.
+ * A remote method always runs with its owner as `this`, so `t` cannot be honoured; these forms
+ * are taken for Function.prototype's only when `t` is undefined, null or the owner itself (the
+ * Remote the method was read from), and otherwise go to the peer as calls of members of those
+ * names (a remote object's own `call(x)` or `bind(port)` method still works). Returns undefined
+ * for an `apply` whose second argument is not an argument list: that goes to the peer too.
+ */
+function callLocally(h: Handle, name: 'bind' | 'call' | 'apply', args: unknown[]): object | undefined {
+  const fn: Handle = { host: h.host, base: h.base, path: h.path.slice(0, -1), result: h.result, tracker: h.tracker, owner: h.owner, opts: h.opts }
+  if (name === 'call') return h.host.op('call', fn, args.slice(1))
+  if (name === 'apply') {
+    const list = args[1]
+    if (list === undefined || list === null) return h.host.op('call', fn, [])
+    if (typeof list !== 'object' || handleOf(list) !== undefined || typeof (list as ArrayLike<unknown>).length !== 'number') return undefined
+    return h.host.op('call', fn, Array.from(list as ArrayLike<unknown>))
+  }
+  const partial = args.slice(1)
+  if (partial.length === 0) {
+    // a settled Remote bound to nothing new is itself (identity kept); else a Remote of the path
+    return fn.path.length === 0 && fn.result === undefined && h.owner !== undefined ? h.owner : makeProxy(fn)
+  }
+  // bound arguments cannot ride in a handle: a local function that prepends them
+  const host = h.host
+  return function bound(...rest: unknown[]): object {
+    return host.op(new.target === undefined ? 'call' : 'new', fn, [...partial, ...rest])
+  }
+}
+
+/** Whether `value` may stand for the `this` of the function `h` applies bind/call/apply to. */
+function ownThis(h: Handle, value: unknown): boolean {
+  if (value === undefined || value === null) return true
+  // h.path is [...owner path, method, 'bind' | 'call' | 'apply']; a path of one has no owner
+  const o = handleOf(value)
+  const n = h.path.length - 2
+  if (o === undefined || n < 0 || o.host !== h.host || o.base !== h.base || o.result !== h.result || o.path.length !== n) return false
+  for (let i = 0; i < n; i++) if (o.path[i] !== h.path[i]) return false
+  return true
 }
 
 /** A settled Remote (an import or the root, path empty) is not thenable; everything else is. */

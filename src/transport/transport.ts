@@ -1,6 +1,10 @@
 // The one interface every transport adapter implements. The protocol core is written against it
 // only; it never learns whether it runs over a port, a pipe or a socket.
 import type { CloseInfo } from '../errors.ts'
+import type { Transferable } from '../types.ts'
+
+// kept for the importers that take it from here
+export type { Transferable }
 
 /** What a transport delivers to its connection. */
 export interface TransportSink {
@@ -34,6 +38,3 @@ export interface Transport {
   readonly bytesIn: number
   readonly bytesOut: number
 }
-
-/** Transferable as Node's worker_threads accepts it. */
-export type Transferable = ArrayBuffer | import('node:worker_threads').MessagePort
