@@ -85,9 +85,13 @@ function exitOf(child: ChildProcess): Promise<CloseInfo> {
   })
 }
 
-/** The exit info, if the child exits soon after its channel ends (it usually does). */
+/**
+ * The exit info, if the child exits soon after its channel ends (it usually does). The wait is
+ * generous: on a loaded machine the exit event of a killed child can trail its pipe's end by
+ * more than half a second, and then the signal would be lost.
+ */
 function settleExit(exited: Promise<CloseInfo>): Promise<CloseInfo> {
-  return Promise.race([exited, new Promise<CloseInfo>((r) => setTimeout(() => r({ reason: 'peer' }), 500).unref())])
+  return Promise.race([exited, new Promise<CloseInfo>((r) => setTimeout(() => r({ reason: 'peer' }), 2000).unref())])
 }
 
 /** Lets the child go: disconnect, then SIGTERM, then SIGKILL; resolves when it has exited. */

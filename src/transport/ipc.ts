@@ -36,8 +36,18 @@ export class IpcTransport implements Transport {
     if (info === undefined) this.close({ reason: 'peer' })
     else info.then((i) => this.close(i), () => this.close({ reason: 'peer' }))
   }
+  // A write that fails (EPIPE) usually means the child is dying: its exit (code, signal) is the
+  // truth to report when it follows soon, and the write error only when it does not.
   #onSent = (err: Error | null) => {
-    if (err && !this.#closed) this.close({ reason: 'error', error: err })
+    if (!err || this.#closed) return
+    const info = this.#opts.endInfo?.()
+    if (info === undefined) this.close({ reason: 'error', error: err })
+    else {
+      info.then(
+        (i) => this.close(i.exitCode != null || i.signal != null ? i : { reason: 'error', error: err }),
+        () => this.close({ reason: 'error', error: err }),
+      )
+    }
   }
 
   constructor(endpoint: IpcEndpoint, options: IpcTransportOptions) {
