@@ -1,5 +1,8 @@
 // How an Error crosses: class name, name, message, code, cause, own enumerable properties and,
 // unless the sender hides them, its stack. Built-in and farside classes come back as themselves.
+// Also the stacks a rejection shows: the remote part, then where the call was made, without
+// farside's own frames.
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { RemoteError, errorClasses } from '../errors.ts'
 
 // {TAG:"e", c: constructor name, n: name, m: message, s: stack or undefined, x: cause (encoded,
@@ -51,7 +54,7 @@ export function encodeError(err: Error, stacks: boolean, encode: (v: unknown) =>
   created?.(out)
   if (stacks) {
     const stack = read(err, 'stack')
-    if (typeof stack === 'string') out.s = stack
+    if (typeof stack === 'string') out.s = stripOwnFrames(stack)
   }
   let keys: string[] = []
   try {
@@ -106,9 +109,182 @@ export function decodeError(m: ErrorMarker, decode: (v: unknown) => unknown, cre
   return err
 }
 
-/** Appends the local stack (where the operation was awaited) to a remote error's stack. */
-export function appendLocalStack(err: unknown, local: string | undefined): void {
-  if (local === undefined || !(err instanceof Error) || typeof err.stack !== 'string') return
+// ---- stacks ----
+
+/**
+ * Where an operation was issued, from captureCallSite(). Opaque: V8 keeps the frames and formats
+ * them only when `stack` is first read. Any object with a string `stack` will do.
+ */
+export type CallSite = { readonly stack?: unknown }
+
+// Frames captured per call site. Capture cost grows with it (see the report in the commit that
+// set it); a program that raised Error.stackTraceLimit above Node's default gets its limit.
+const SITE_FRAMES = 8
+const NODE_DEFAULT_LIMIT = 10
+const NO_SITE: CallSite = Object.freeze({})
+
+/**
+ * Captures the current call site cheaply: the frames are recorded, not formatted. `below` is the
+ * public function the user called (it must be on the stack); it and everything above it are cut,
+ * so the site starts at the user's frame; by default the cut is at the caller of
+ * captureCallSite. At most 8 frames, or Error.stackTraceLimit when the program raised it above
+ * 10; nothing at all when the program switched stacks off (limit 0 or not a number).
+ */
+export function captureCallSite(below?: Function): CallSite {
+  const limit = Error.stackTraceLimit
+  if (typeof limit !== 'number' || !(limit > 0)) return NO_SITE
+  const site = {}
+  Error.stackTraceLimit = limit > NODE_DEFAULT_LIMIT ? limit : Math.min(limit, SITE_FRAMES)
+  try {
+    Error.captureStackTrace(site, below ?? captureCallSite)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+  return site
+}
+
+// One local part per error: an error shared by several rejected calls (a closed connection
+// rejects all of them with one error) keeps the first call's site, and getters never nest.
+const withLocal = new WeakSet<Error>()
+
+/**
+ * Makes `err.stack` its current stack (the remote part) followed by `    --- local ---` and the
+ * frames of `site` (a CallSite, or a formatted stack whose first line is a header), both without
+ * farside's own frames and the remote part without the Node-internal frames after its last other
+ * frame (the receive loop); if that leaves no frame at all, both parts stay whole. Lazy: `stack`
+ * becomes an accessor that builds the string on first read and then turns into a plain data
+ * property, so a rejection nobody prints costs no formatting. Setting `stack` replaces it.
+ * Does nothing for a non-Error, an undefined or empty site, an error whose `stack` cannot be
+ * redefined, or an error that already has a local part. Never throws.
+ */
+export function appendLocalStack(err: unknown, site: CallSite | string | undefined): void {
+  if (site === undefined || site === NO_SITE || !(err instanceof Error) || withLocal.has(err)) return
+  const own = Object.getOwnPropertyDescriptor(err, 'stack')
+  if (own === undefined ? !Object.isExtensible(err) : !own.configurable) return
+  withLocal.add(err)
+  const enumerable = own?.enumerable ?? false
+  let built: unknown
+  let done = false
+  const become = (value: unknown) => {
+    built = value
+    done = true
+    try {
+      Object.defineProperty(err, 'stack', { value, writable: true, configurable: true, enumerable })
+    } catch {
+      // frozen since: the accessor stays and serves `built`
+    }
+  }
+  Object.defineProperty(err, 'stack', {
+    configurable: true,
+    enumerable,
+    get() {
+      if (!done) {
+        let remote: unknown
+        try {
+          remote = own === undefined ? Reflect.get(Object.getPrototypeOf(err) as object, 'stack', err) : 'value' in own ? own.value : own.get?.call(err)
+        } catch {
+          remote = undefined
+        }
+        become(typeof remote === 'string' ? joinStacks(remote, typeof site === 'string' ? site : site.stack) : remote)
+      }
+      return built
+    },
+    set(value: unknown) {
+      become(value)
+    },
+  })
+}
+
+function joinStacks(remote: string, local: unknown): string {
+  if (typeof local !== 'string') return remote
   const at = local.indexOf('\n')
-  err.stack += '\n    --- local ---' + (at === -1 ? '' : local.slice(at))
+  if (at === -1) return remote
+  const localFrames = local.slice(at + 1)
+  const r = strip(remote, true)
+  const l = strip(localFrames, false)
+  if (r.frames + l.frames === 0) return `${remote}\n    --- local ---\n${localFrames}`
+  return l.frames === 0 ? r.text : `${r.text}\n    --- local ---\n${l.text}`
+}
+
+/**
+ * A stack without farside's own frames and without the Node-internal frames that follow the
+ * last other frame (the receive loop a served call ran in). Unchanged if that would leave none.
+ */
+export function stripOwnFrames(stack: string): string {
+  const r = strip(stack, true)
+  return r.frames === 0 ? stack : r.text
+}
+
+// Frames whose file is in this package's src/ or dist/, as a path and as a file URL (the form
+// ESM frames use). The location comes from this module's own URL, which the build rewrites for
+// its CJS output; it is recognised only where this module sits in the package's own layout
+// (src/codec/errors.ts under a TypeScript loader, dist/index.js|cjs or a dist/chunks/ file), so a
+// bundle that inlined farside into an application's file never strips the application's frames.
+const ownPrefixes = ownFilePrefixes(import.meta.url)
+
+/** Exported for tests: the frame locations counted as farside's own for a module at `url`. */
+export function ownFilePrefixes(url: string): string[] {
+  let file: string
+  try {
+    file = fileURLToPath(url)
+  } catch {
+    return []
+  }
+  const m = /^(.*)([\\/])(?:src[\\/]codec[\\/]errors\.ts|dist[\\/](?:index\.c?js|chunks[\\/][^\\/]+\.c?js))$/.exec(file)
+  if (m === null) return []
+  const [, root, sep] = m as unknown as [string, string, string]
+  const url0 = pathToFileURL(root).href
+  return [`${root}${sep}src${sep}`, `${root}${sep}dist${sep}`, `${url0}/src/`, `${url0}/dist/`]
+}
+
+const FRAME = /^\s+at /
+
+// "    at f (file:1:2)", "    at file:1:2", "    at eval (eval at g (file:1:2), <anonymous>:1:1)"
+function location(line: string): string {
+  const body = line.slice(line.indexOf('at ') + 3)
+  if (!body.endsWith(')')) return body
+  let depth = 0
+  for (let i = body.length - 1; i >= 0; i--) {
+    if (body[i] === ')') depth++
+    else if (body[i] === '(' && --depth === 0) return body.slice(i + 1, -1)
+  }
+  return body
+}
+
+function isOwn(loc: string, prefixes: readonly string[]): boolean {
+  for (const p of prefixes) if (loc.startsWith(p)) return true
+  return false
+}
+
+/** Exported for tests: `stack` without frames under `prefixes` (and trailing `node:` frames). */
+export function strip(stack: string, trailingNode: boolean, prefixes: readonly string[] = ownPrefixes): { text: string; frames: number } {
+  const out: string[] = []
+  let frames = 0
+  // a section is a run of frames; a non-frame line (a header, `--- local ---`) ends one
+  let lastOther = -1
+  let inFrames = false
+  const endSection = () => {
+    if (!trailingNode || !inFrames) return
+    while (out.length - 1 > lastOther && FRAME.test(out[out.length - 1]!)) {
+      out.pop()
+      frames--
+    }
+  }
+  for (const line of stack.split('\n')) {
+    if (!FRAME.test(line)) {
+      endSection()
+      inFrames = false
+      out.push(line)
+      lastOther = out.length - 1
+      continue
+    }
+    inFrames = true
+    const loc = location(line)
+    if (isOwn(loc, prefixes)) continue
+    out.push(line)
+    frames++
+    if (!loc.startsWith('node:')) lastOther = out.length - 1
+  }
+  endSection()
+  return { text: out.join('\n'), frames }
 }
