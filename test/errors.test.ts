@@ -115,6 +115,26 @@ test('hostile errors: throwing or odd message/name getters do not break the enco
   await conn.close()
 })
 
+test('a decoded RemoteError captures and formats no local stack of its own', async () => {
+  class Custom extends Error {}
+  const [a] = pair({}, { root: { fail() { throw new Custom('custom') } }, stacks: true })
+  const prepare = Error.prepareStackTrace
+  let decoderStacks = 0
+  Error.prepareStackTrace = (e, frames) => {
+    if (frames.some((f) => f.getFunctionName() === 'decodeError')) decoderStacks++
+    return prepare ? prepare(e, frames) : `${e}\n${frames.map((f) => `    at ${f}`).join('\n')}`
+  }
+  try {
+    const err = await rejects((a.root as any).fail(), RemoteError)
+    assert.is(err.remoteClass, 'Custom')
+    assert.match(err.stack!, /custom/)
+    assert.is(decoderStacks, 0)
+  } finally {
+    Error.prepareStackTrace = prepare
+  }
+  await a.close()
+})
+
 // ---- stacks ----
 
 const PKG = '/opt/app/node_modules/farside'

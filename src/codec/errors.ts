@@ -95,7 +95,7 @@ export function decodeError(m: ErrorMarker, decode: (v: unknown) => unknown, cre
     Object.defineProperty(err, 'message', { value: msg, writable: true, configurable: true })
     if (n !== Cls.prototype.name && !(c === n)) Object.defineProperty(err, 'name', { value: n, writable: true, configurable: true })
   } else {
-    err = new RemoteError(msg, c)
+    err = remoteError(msg, c)
     Object.defineProperty(err, 'name', { value: n, writable: true, configurable: true, enumerable: false })
   }
   const remoteStack = typeof m.s === 'string' ? m.s : `${n}: ${msg}\n    at <remote: stack hidden>`
@@ -107,6 +107,18 @@ export function decodeError(m: ErrorMarker, decode: (v: unknown) => unknown, cre
     for (const k of Object.keys(m.p)) Object.defineProperty(err, k, { value: decode(m.p[k]), writable: true, enumerable: true, configurable: true })
   }
   return err
+}
+
+// Its own stack is replaced at once: capturing it, and formatting it (which V8 does when the
+// property is redefined), cost ~7 µs per decoded error, ~0.8 µs without frames.
+function remoteError(message: string, remoteClass: string): RemoteError {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new RemoteError(message, remoteClass)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
 }
 
 // ---- stacks ----
