@@ -192,6 +192,7 @@ test('appendLocalStack is lazy: nothing is formatted until stack is read, then o
   const { err, site, reads } = fixture(`TypeError: boom\n${user('Service.boom')}`, `Error\n${user('theCaller')}`)
   appendLocalStack(err, site)
   assert.is(reads(), 0, 'appending formats nothing')
+  assert.equal(Reflect.ownKeys(err), ['stack'], 'nothing else shows on the error')
   assert.ok(typeof Object.getOwnPropertyDescriptor(err, 'stack')!.get === 'function')
   assert.is(err.stack, `TypeError: boom\n${user('Service.boom')}\n    --- local ---\n${user('theCaller')}`)
   assert.is(reads(), 1)

@@ -157,7 +157,78 @@ export function captureCallSite(below?: Function): CallSite {
 
 // One local part per error: an error shared by several rejected calls (a closed connection
 // rejects all of them with one error) keeps the first call's site, and getters never nest.
-const withLocal = new WeakSet<Error>()
+class LocalPart {
+  done = false
+  built: unknown = undefined
+  constructor(
+    readonly err: Error,
+    readonly own: PropertyDescriptor | undefined,
+    readonly site: CallSite | string,
+  ) {}
+}
+
+// The part is stamped on the error as a private field (a base constructor that returns its
+// argument makes the subclass add its fields to that object): invisible to the error's users,
+// and this runs on every rejection, printed or not. Measured per append: private field ~0.35 µs,
+// symbol property ~0.5 µs, WeakMap ~1.5 µs (its entries for short-lived errors cost at GC),
+// per-error accessor closures +0.4 µs.
+class Stamp {
+  constructor(target: object) {
+    return target
+  }
+}
+class LocalPartOf extends Stamp {
+  #part: LocalPart
+  private constructor(err: Error, part: LocalPart) {
+    super(err)
+    this.#part = part
+  }
+  static stamp(err: Error, part: LocalPart): void {
+    new LocalPartOf(err, part)
+  }
+  /** The part of `obj`, or of the error it inherits from. */
+  static of(obj: object): LocalPart | undefined {
+    for (let o: object | null = obj; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+      if (#part in o) return (o as LocalPartOf).#part
+    }
+    return undefined
+  }
+  static has(err: object): boolean {
+    return #part in err
+  }
+}
+
+function settle(p: LocalPart, value: unknown): void {
+  p.built = value
+  p.done = true
+  try {
+    Object.defineProperty(p.err, 'stack', { value, writable: true, configurable: true, enumerable: p.own?.enumerable ?? false })
+  } catch {
+    // frozen since: the accessor stays and serves `built`
+  }
+}
+
+const localStackAccessor = {
+  get(this: object): unknown {
+    const p = LocalPartOf.of(this)
+    if (p === undefined) return undefined
+    if (!p.done) {
+      const { err, own, site } = p
+      let remote: unknown
+      try {
+        remote = own === undefined ? Reflect.get(Object.getPrototypeOf(err) as object, 'stack', err) : 'value' in own ? own.value : own.get?.call(err)
+      } catch {
+        remote = undefined
+      }
+      settle(p, typeof remote === 'string' ? joinStacks(remote, typeof site === 'string' ? site : site.stack) : remote)
+    }
+    return p.built
+  },
+  set(this: object, value: unknown): void {
+    const p = LocalPartOf.of(this)
+    if (p !== undefined) settle(p, value)
+  },
+}
 
 /**
  * Makes `err.stack` its current stack (the remote part) followed by `    --- local ---` and the
@@ -165,46 +236,18 @@ const withLocal = new WeakSet<Error>()
  * farside's own frames and the remote part without the Node-internal frames after its last other
  * frame (the receive loop); if that leaves no frame at all, both parts stay whole. Lazy: `stack`
  * becomes an accessor that builds the string on first read and then turns into a plain data
- * property, so a rejection nobody prints costs no formatting. Setting `stack` replaces it.
+ * property, so a rejection nobody prints formats nothing. Setting `stack` replaces it. (V8
+ * formats an error's own captured stack when its property is redefined: a locally made error,
+ * e.g. a TimeoutError, pays that once; a decoded error has nothing left to format.)
  * Does nothing for a non-Error, an undefined or empty site, an error whose `stack` cannot be
  * redefined, or an error that already has a local part. Never throws.
  */
 export function appendLocalStack(err: unknown, site: CallSite | string | undefined): void {
-  if (site === undefined || site === NO_SITE || !(err instanceof Error) || withLocal.has(err)) return
+  if (site === undefined || site === NO_SITE || !(err instanceof Error) || LocalPartOf.has(err)) return
   const own = Object.getOwnPropertyDescriptor(err, 'stack')
   if (own === undefined ? !Object.isExtensible(err) : !own.configurable) return
-  withLocal.add(err)
-  const enumerable = own?.enumerable ?? false
-  let built: unknown
-  let done = false
-  const become = (value: unknown) => {
-    built = value
-    done = true
-    try {
-      Object.defineProperty(err, 'stack', { value, writable: true, configurable: true, enumerable })
-    } catch {
-      // frozen since: the accessor stays and serves `built`
-    }
-  }
-  Object.defineProperty(err, 'stack', {
-    configurable: true,
-    enumerable,
-    get() {
-      if (!done) {
-        let remote: unknown
-        try {
-          remote = own === undefined ? Reflect.get(Object.getPrototypeOf(err) as object, 'stack', err) : 'value' in own ? own.value : own.get?.call(err)
-        } catch {
-          remote = undefined
-        }
-        become(typeof remote === 'string' ? joinStacks(remote, typeof site === 'string' ? site : site.stack) : remote)
-      }
-      return built
-    },
-    set(value: unknown) {
-      become(value)
-    },
-  })
+  LocalPartOf.stamp(err, new LocalPart(err, own, site))
+  Object.defineProperty(err, 'stack', { configurable: true, enumerable: own?.enumerable ?? false, get: localStackAccessor.get, set: localStackAccessor.set })
 }
 
 function joinStacks(remote: string, local: unknown): string {
