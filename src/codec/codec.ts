@@ -191,9 +191,8 @@ export class Encoder {
         return out
       }
       case Kind.Error: {
-        const out = encodeError(value as Error, this.#opts.stacks, (v) => this.#rewrite(v))
-        memo.set(value, out)
-        return out
+        // memoised before the cause and properties are encoded: they may lead back to this error
+        return encodeError(value as Error, this.#opts.stacks, (v) => this.#rewrite(v), (out) => memo.set(value, out))
       }
       case Kind.Promise: {
         if (this.#opts.copy) throw new TypeError('a promise cannot be copied by value')
@@ -339,11 +338,12 @@ export class Decoder {
         return undefined
       }
       case 'e': {
+        // memoised before the cause and properties are decoded, so a cycle comes back as one
         return decodeError(m as never, (v) => {
           const h = { v }
           this.#walk(h, 'v')
           return h.v
-        })
+        }, (err) => this.#memo!.set(m, err))
       }
       case 'o': {
         const inner = m.v as Record<string, unknown>
