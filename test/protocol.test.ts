@@ -221,7 +221,7 @@ test('a pending result has local catch and finally, like any promise', async () 
 test('a remote error carries both stacks, the remote one and the calling site (localStacks: false turns it off)', async () => {
   const [a] = pair({}, { root: new Service() })
   async function theCallingSite() {
-    return (a.root as any).throwType()
+    return await (a.root as any).throwType()
   }
   const err = await rejects(theCallingSite(), TypeError)
   assert.match(err.stack!, /throwType/, 'the remote part')

@@ -46,7 +46,11 @@ class ServedCall implements CallContext {
 // The call running synchronously right now; and, once currentCall() has been used, an
 // AsyncLocalStorage that carries the call across awaits. Node 20's AsyncLocalStorage makes every
 // promise in the process about twice as slow while it is on, so it is switched on only when used.
-let running: ServedCall | undefined
+// The synchronous part is kept as its pieces, and made a ServedCall only if currentCall() asks:
+// most calls never do, and an object per call shows in the in-flight figures.
+let runningConn: object | undefined
+let runningOp = ''
+let runningCall: ServedCall | undefined
 let storage: AsyncLocalStorage<ServedCall> | undefined
 
 /**
@@ -56,7 +60,7 @@ let storage: AsyncLocalStorage<ServedCall> | undefined
  * awaits. Throws Error outside a served call.
  */
 export function currentCall(): CallContext {
-  const call = running ?? storage?.getStore()
+  const call = runningConn !== undefined ? (runningCall ??= new ServedCall(runningConn, runningOp)) : storage?.getStore()
   storage ??= new AsyncLocalStorage()
   if (call === undefined) {
     throw new Error('currentCall() was called outside a call served by farside: call it from a function or method a peer called, before its first await')
@@ -101,6 +105,8 @@ export class Callee {
   #served = new Map<Id, ServedCall>()
   /** Per target id: opens when the last operation that had to wait has started (E-order). */
   #gates = new Map<Id, Promise<void>>()
+  /** The record of the call #invoke ran last, if one was made. */
+  #made: ServedCall | undefined
 
   constructor(parts: CalleeParts) {
     this.#p = parts
@@ -149,12 +155,12 @@ export class Callee {
       if (err instanceof WireFault) throw err
       return this.#finish(rid, entry, 2, err)
     }
-    const call = new ServedCall(p.connection, op)
     const gate = this.#gates.get(target)
     if (gate !== undefined || t instanceof Promise || dec?.pending !== undefined) {
       // It must wait (for its target, a pipelined argument, or an earlier operation on the same
       // target that waits): later operations on this target wait until it has started.
       const ready = (gate ?? RESOLVED).then(() => Promise.all([t, dec?.settle()]))
+      const call = new ServedCall(p.connection, op)
       const result = ready.then(([tv]) => this.#invoke(call, op, tv, path, holder === undefined ? args : argList(holder.v)))
       const opened = ready.then(noop, noop)
       this.#gates.set(target, opened)
@@ -166,7 +172,7 @@ export class Callee {
     let result: unknown
     try {
       if (holder !== undefined) args = argList(holder.v)
-      result = this.#invoke(call, op, t, path, args)
+      result = this.#invoke(storage === undefined ? undefined : new ServedCall(p.connection, op), op, t, path, args)
     } catch (err) {
       return this.#finish(rid, entry, 2, err)
     }
@@ -174,7 +180,7 @@ export class Callee {
       return this.#finish(rid, entry, 1, result)
     }
     // a promise, a thenable, or a RemotePromise of some connection (forwarding): wait for it
-    this.#await(rid, entry, call, Promise.resolve(result as PromiseLike<unknown>))
+    this.#await(rid, entry, this.#made ?? new ServedCall(p.connection, op), Promise.resolve(result as PromiseLike<unknown>))
   }
 
   /** PULL for `rid`: send its result back when it settles (now, if it has). */
@@ -209,19 +215,27 @@ export class Callee {
   }
 
   /** Runs the handler as the current call; an operation on a Remote goes on to its owner. */
-  #invoke(call: ServedCall, op: Op, t: unknown, path: Path, args: unknown[]): unknown {
+  #invoke(call: ServedCall | undefined, op: Op, t: unknown, path: Path, args: unknown[]): unknown {
     const h = t !== undefined && FORWARD.has(op) ? handleOf(t) : undefined
-    const prev = running
-    running = call
+    const prevConn = runningConn
+    const prevOp = runningOp
+    const prevCall = runningCall
+    runningConn = this.#p.connection
+    runningOp = op
+    runningCall = call
     try {
       if (h !== undefined) {
         // forwarded: what may be done to the object is decided where it lives, by its owner
         const fwd = { ...h, path: [...h.path, ...path], owner: t as object }
         return h.host.op(op, fwd, args)
       }
-      return storage === undefined ? handlers[op](this.#p.ctx, t, path, args) : storage.run(call, handlers[op], this.#p.ctx, t, path, args)
+      return call === undefined || storage === undefined ? handlers[op](this.#p.ctx, t, path, args) : storage.run(call, handlers[op], this.#p.ctx, t, path, args)
     } finally {
-      running = prev
+      // the record currentCall() made, if it did: the one a cancel must reach
+      this.#made = runningCall
+      runningConn = prevConn
+      runningOp = prevOp
+      runningCall = prevCall
     }
   }
 

@@ -1,9 +1,8 @@
 // The calling side of a connection: the operations this side sends, one record per call (its
-// result state, timer, signal and call site), pipelining on results not yet back, and what happens
+// result state, timer and signal), pipelining on results not yet back, and what happens
 // when a result arrives, times out, is cancelled or is let go.
 import { AbortError, ConnectionClosedError, TimeoutError, type CloseInfo } from '../errors.ts'
 import { Encoder, TAG, isMarked, isPlain, type Marker } from '../codec/codec.ts'
-import { appendLocalStack } from '../codec/errors.ts'
 import { handleOf, localOp, localState, makeProxy, type Handle, type ProxyHost, type ResultState } from '../proxy/remote.ts'
 import { CANCEL, OP_CODE, PULL, type Id, type Op } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
@@ -17,7 +16,6 @@ export interface CallerParts {
   outbox: Outbox
   imports: ImportTable
   stacks: boolean
-  localStacks: boolean
   /** The connection's default per-operation timeout (ms), if any. */
   timeout: number | undefined
   /** Why the connection closed, once it has. */
@@ -83,11 +81,6 @@ export class Caller {
     if (r !== undefined) r.used = true
     const rid = this.#nextRid--
     const state: ResultState = { rid, state: 0, value: undefined, awaited: false, used: false, drop: false, pulled: false, detached: false, sent: false }
-    if (this.#p.localStacks && (op === 'call' || op === 'new')) {
-      const site = {}
-      Error.captureStackTrace(site, this.op)
-      state.site = site
-    }
     if (opts !== undefined) state.opts = opts
     this.pending.set(rid, state)
     // [op, rid, target, path, pull, argc, args...] or [op, rid, target, path, pull, -1, encoded args]
@@ -175,7 +168,6 @@ export class Caller {
     state.state = outcome
     state.value = value
     this.#disarm(state)
-    if (outcome === 2 && state.site !== undefined) appendLocalStack(value, state.site.stack)
     if (outcome === 1) state.resolve?.(value)
     else state.reject?.(value)
     state.resolve = state.reject = undefined

@@ -3,6 +3,7 @@
 // speaks to a Transport only; it never learns what carries it.
 import { EventEmitter } from 'node:events'
 import { ConnectionClosedError, type CloseInfo } from '../errors.ts'
+import { appendLocalStack, captureCallSite } from '../codec/errors.ts'
 import { handleOf, makeProxy, type Handle, type ProxyHost } from '../proxy/remote.ts'
 import { Boxing } from './boxing.ts'
 import { Callee } from './callee.ts'
@@ -92,7 +93,6 @@ export class Connection extends EventEmitter {
       outbox: this.#outbox,
       imports: this.#imports,
       stacks: o.stacks,
-      localStacks: o.localStacks,
       timeout: o.timeout,
       closeInfo: () => this.#closeInfo,
     })
@@ -108,6 +108,7 @@ export class Connection extends EventEmitter {
       },
       promise: (s) => this.#caller.promise(s),
       release: (h) => this.#caller.release(h),
+      ...(o.localStacks ? { markFailure: (err: unknown) => appendLocalStack(err, captureCallSite()) } : {}),
     }
     this.#caller.host = host
     this.#boxing = new Boxing({

@@ -31,8 +31,6 @@ export interface ResultState {
   timer?: ReturnType<typeof setTimeout>
   /** Its AbortSignal listener, while armed. */
   onAbort?: () => void
-  /** Where the call was made (localStacks): its stack is formatted only if the call fails. */
-  site?: { stack?: string }
   promise?: Promise<unknown>
   resolve?: (v: unknown) => void
   reject?: (e: unknown) => void
@@ -67,6 +65,8 @@ export interface ProxyHost {
   release(handle: Handle): void
   /** The public connection object. */
   readonly connection: object
+  /** Adds the local part to a failure's stack (localStacks); called where the awaiter shows. */
+  readonly markFailure?: (err: unknown) => void
 }
 
 export interface IterOptions {

@@ -123,7 +123,17 @@ function thenable(h: Handle): boolean {
 function thenOf(h: Handle) {
   return (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) => {
     const state = h.path.length === 0 && h.result !== undefined ? h.result : stateOf(h.host.op('get', h))
-    return h.host.promise(state).then(onFulfilled, onRejected)
+    const p = h.host.promise(state)
+    const mark = h.host.markFailure
+    if (onRejected === undefined || mark === undefined) return p.then(onFulfilled, onRejected)
+    // The local stack, for free until a call fails: a stack captured inside a reaction whose
+    // derived promise leads on to an awaiting async function lists those functions ("at async
+    // f"), so the failure is marked in a reaction of its own, chained in front of the awaiter.
+    // (V8 follows the chain through the next reaction's fulfil handler, so both go there.)
+    return p.then(undefined, (e) => {
+      mark(e)
+      throw e
+    }).then(onFulfilled, onRejected)
   }
 }
 
