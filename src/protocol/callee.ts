@@ -216,7 +216,8 @@ export class Callee {
 
   /** Runs the handler as the current call; an operation on a Remote goes on to its owner. */
   #invoke(call: ServedCall | undefined, op: Op, t: unknown, path: Path, args: unknown[]): unknown {
-    const h = t !== undefined && FORWARD.has(op) ? handleOf(t) : undefined
+    // every proxy is a function (see proxy/remote.ts): plain objects need no handle lookup
+    const h = typeof t === 'function' && FORWARD.has(op) ? handleOf(t) : undefined
     const prevConn = runningConn
     const prevOp = runningOp
     const prevCall = runningCall

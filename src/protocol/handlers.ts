@@ -25,7 +25,8 @@ type Handler = (ctx: HandlerContext, target: unknown, path: Path, args: unknown[
  * connection, forwarded): then the operation goes on to the object's owner, whose policy decides.
  */
 function check(obj: unknown, name: unknown): asserts name is string | number {
-  if (handleOf(obj) === undefined) checkName(obj, name)
+  // every proxy is a function: plain objects and class instances need no handle lookup
+  if (typeof obj !== 'function' || handleOf(obj) === undefined) checkName(obj, name)
   else if (typeof name !== 'string' && typeof name !== 'number') checkName(obj, name)
 }
 
