@@ -22,6 +22,12 @@ import type { CallOptions, ConnectionOptions } from '../types.ts'
 
 const noop = () => {}
 
+/** Gives a failed call's error the local part of its stack, then lets it go on failing. */
+function markFailure(err: unknown): never {
+  appendLocalStack(err, captureCallSite())
+  throw err
+}
+
 /** Counters a connection keeps; also the way tests and users find leaks. */
 export interface ConnectionStats {
   /** Operations this side has sent. */
@@ -108,7 +114,7 @@ export class Connection extends EventEmitter {
       },
       promise: (s) => this.#caller.promise(s),
       release: (h) => this.#caller.release(h),
-      ...(o.localStacks ? { markFailure: (err: unknown) => appendLocalStack(err, captureCallSite()) } : {}),
+      ...(o.localStacks ? { markFailure: markFailure } : {}),
     }
     this.#caller.host = host
     this.#boxing = new Boxing({

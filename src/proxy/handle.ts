@@ -65,8 +65,8 @@ export interface ProxyHost {
   release(handle: Handle): void
   /** The public connection object. */
   readonly connection: object
-  /** Adds the local part to a failure's stack (localStacks); called where the awaiter shows. */
-  readonly markFailure?: (err: unknown) => void
+  /** Adds the local part to a failure's stack (localStacks) and rethrows it; called where the awaiter shows. */
+  readonly markFailure?: (err: unknown) => never
 }
 
 export interface IterOptions {

@@ -126,14 +126,12 @@ function thenOf(h: Handle) {
     const p = h.host.promise(state)
     const mark = h.host.markFailure
     if (onRejected === undefined || mark === undefined) return p.then(onFulfilled, onRejected)
+    // one closure per connection, not per await
     // The local stack, for free until a call fails: a stack captured inside a reaction whose
     // derived promise leads on to an awaiting async function lists those functions ("at async
     // f"), so the failure is marked in a reaction of its own, chained in front of the awaiter.
     // (V8 follows the chain through the next reaction's fulfil handler, so both go there.)
-    return p.then(undefined, (e) => {
-      mark(e)
-      throw e
-    }).then(onFulfilled, onRejected)
+    return p.then(undefined, mark).then(onFulfilled, onRejected)
   }
 }
 
