@@ -132,7 +132,7 @@ export class Callee {
       : !entry.drop && p.exports.size >= p.limits.maxExports ? `exports (limit ${p.limits.maxExports})` : undefined
     if (full !== undefined) {
       // not stored: the peer's later release of rid finds nothing and is ignored
-      return p.outbox.push(Soon.Reply, THROW, rid, p.boxing.encodeError(new ProtocolError(`too many ${full} on this connection`)))
+      return p.outbox.reply(THROW, rid, p.boxing.encodeError(new ProtocolError(`too many ${full} on this connection`)))
     }
     if (!entry.drop) p.exports.setResult(rid, entry)
     let args: unknown[] = argc === 0 ? NO_ARGS : argc > 0 ? d.slice(i + 6, i + 6 + argc) : (undefined as never)
@@ -189,7 +189,7 @@ export class Callee {
     const entry = this.#p.exports.get(rid) as Served | undefined
     // not held: refused by a limit, or already released; the caller gets an error, not a close
     if (entry === undefined) {
-      return this.#p.outbox.push(Soon.Reply, THROW, rid, this.#p.boxing.encodeError(new ReferenceError('this result is not held here (refused by a limit, or released)')))
+      return this.#p.outbox.reply(THROW, rid, this.#p.boxing.encodeError(new ReferenceError('this result is not held here (refused by a limit, or released)')))
     }
     if (entry.state === 0) entry.pull = true
     else this.#reply(rid, entry)
@@ -277,12 +277,12 @@ export class Callee {
       try {
         wire = entry.byRef ? boxing.encodeRef(entry.value) : boxing.encodeValue(entry.value, entry.copy)
       } catch (err) {
-        return this.#p.outbox.push(Soon.Reply, THROW, rid, boxing.encodeError(err))
+        return this.#p.outbox.reply(THROW, rid, boxing.encodeError(err))
       }
       // a reply waits for no `await`: it may leave a hop sooner
-      this.#p.outbox.push(Soon.Reply, RET, rid, wire)
+      this.#p.outbox.reply(RET, rid, wire)
     } else {
-      this.#p.outbox.push(Soon.Reply, THROW, rid, boxing.encodeError(entry.value))
+      this.#p.outbox.reply(THROW, rid, boxing.encodeError(entry.value))
     }
   }
 }

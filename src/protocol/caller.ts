@@ -9,7 +9,6 @@ import { Soon, type Outbox } from './outbox.ts'
 import { WireFault } from './fault.ts'
 import type { Boxing } from './boxing.ts'
 import type { ImportTable } from './tables.ts'
-import type { CallOptions } from '../types.ts'
 
 /** What the caller needs from the rest of the connection. */
 export interface CallerParts {
@@ -294,8 +293,6 @@ export class Caller {
 }
 
 /** The AbortError for an aborted signal, its reason as the cause. */
-export function abortError(signal: AbortSignal): AbortError {
+function abortError(signal: AbortSignal): AbortError {
   return new AbortError('operation aborted', { cause: signal.reason })
 }
-
-export type { CallOptions }

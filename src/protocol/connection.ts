@@ -307,7 +307,7 @@ export class Connection extends EventEmitter {
     const error = new TypeError(`a value could not be sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     const tag = msg[0]
     if (isOp(tag)) this.#caller.sendFailed(msg[1] as Id, error)
-    else if (tag === RET) this.#outbox.push(Soon.Reply, THROW, msg[1], this.#boxing.encodeError(error))
+    else if (tag === RET) this.#outbox.reply(THROW, msg[1] as Id, this.#boxing.encodeError(error))
     else if (tag === SETTLE) this.#outbox.push(Soon.Reply, SETTLE, msg[1], 0, this.#boxing.encodeError(error))
     else this.#abort({ reason: 'error', error })
   }

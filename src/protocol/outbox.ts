@@ -70,6 +70,16 @@ export class Outbox {
     this.schedule(soon)
   }
 
+  /**
+   * Queues a reply, [RET | THROW, rid, value], to leave a hop sooner than an operation (it waits
+   * for no `await`). Fixed fields: no rest array on the per-call path.
+   */
+  reply(tag: number, rid: number, value: unknown): void {
+    if (this.#releases.length > 0) this.#moveReleases()
+    this.queue.push(tag, rid, value)
+    this.schedule(Soon.Reply)
+  }
+
   /** Adds buffers and ports to move with the next batch. */
   transfer(list: readonly Transferable[]): void {
     ;(this.#transfer ??= []).push(...list)
