@@ -32,8 +32,9 @@ export interface ConnectionOptions {
   /** Send error stacks to the peer. Default true (false for servers made by listen()). */
   stacks?: boolean
   /**
-   * Capture the local stack at each remote call, so a remote error's stack ends with the place
-   * that made the call. Costs ~2 µs a call. Default false.
+   * Append the local async call chain (the functions awaiting the call) to a remote error's stack.
+   * Costs one promise reaction per awaited call; the stack is taken only when a call fails.
+   * Default true.
    */
   localStacks?: boolean
   /** Limits on what the peer may make this side do. */
