@@ -104,3 +104,10 @@ export const errorClasses: Record<string, new (message: string) => Error> = {
   AccessError: AccessError as new (message: string) => Error,
   AuthenticationError: AuthenticationError as new (message: string) => Error,
 }
+
+/**
+ * The `code` of the RangeError a transport's `send` throws for a message over the peer's frame
+ * limit (before anything was written): the connection then splits the batch, or fails the one
+ * message that is too large on its own.
+ */
+export const FRAME_TOO_LARGE = 'ERR_FARSIDE_FRAME_TOO_LARGE'

@@ -11,7 +11,10 @@ export type Transferable = ArrayBuffer | import('node:worker_threads').MessagePo
 
 /** Limits a side sets on what its peer may make it do; crossing one is a clear error. */
 export interface Limits {
-  /** Largest frame a stream transport accepts, in bytes. Default 64 MiB. */
+  /**
+   * Largest frame a stream transport accepts, in bytes; the peer is told in the handshake and
+   * splits its batches to fit. Default 64 MiB.
+   */
   maxFrameBytes?: number
   /** Most objects and results this side holds for the peer at once. Default 1,000,000. */
   maxExports?: number
@@ -19,6 +22,20 @@ export interface Limits {
   maxInFlight?: number
   /** How long to wait for the peer's handshake, in ms. Default 30,000. */
   handshakeTimeout?: number
+  /**
+   * Largest frame a stream transport accepts before the handshake is done (and, with a secret,
+   * before the peer proved it): a stranger makes this side buffer no more. Default 16 KiB.
+   */
+  handshakeBytes?: number
+  /**
+   * Bytes waiting to be written to a peer that does not read them (stream transports), past
+   * which the connection closes with ProtocolError. Default 32 MiB.
+   */
+  maxOutgoingBytes?: number
+  /** Names the peer may attach in this side's registry at once (removed when it leaves). Default 100. */
+  maxAttached?: number
+  /** Connections a `listen()` server keeps open at once; more are turned away. Default 1000. */
+  maxConnections?: number
 }
 
 /** Options of every connection, the same shape for pair, connectPort, worker, serveParent, ... */

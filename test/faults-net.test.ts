@@ -142,12 +142,29 @@ for (const kind of kinds) {
     await stillServes(ctx)
   })
 
-  t('a frame over a configured limit cannot be sent; the connection stays', async (ctx) => {
+  t('a reply over the frame limit the client announced fails that call only (ProtocolError)', async (ctx) => {
     const c = await connect(ctx.server.address as Address, { ...((await kind.client?.()) ?? {}), limits: { maxFrameBytes: 4096 } })
-    const err = await rejects((c.root as any).echo('x'.repeat(10_000)), TypeError)
-    assert.match(err.message, /frame limit/)
+    // the request fits the server's limit; the echo does not fit the client's, and the server knows
+    const err = await rejects((c.root as any).echo('x'.repeat(10_000)), ProtocolError)
+    assert.match(err.message, /over the peer's frame limit \(4096 bytes\)/)
     assert.is(await (c.root as any).add(1, 1), 2)
+    assert.is(c.isClosed, false)
     await c.close()
+  })
+
+  t("a batch over the peer's frame limit is split to fit; one value over it fails alone", async (ctx) => {
+    const small = await listen(kind.address(), { ...((await kind.server?.()) ?? {}), root: { echo: (x: unknown) => x }, limits: { maxFrameBytes: 4096 } })
+    const c = await connect(small.address as Address, (await kind.client?.()) ?? {})
+    // 100 calls of 200 bytes each: one batch of ~20 kB, five times the server's limit
+    const calls = Array.from({ length: 100 }, (_, i) => (c.root as any).echo(String(i).padEnd(200, '.')))
+    const answers = await Promise.all(calls)
+    assert.is(answers.length, 100)
+    assert.ok(answers.every((a, i) => a === String(i).padEnd(200, '.')))
+    const err = await rejects((c.root as any).echo('y'.repeat(10_000)), ProtocolError)
+    assert.match(err.message, /over the peer's frame limit \(4096 bytes\)/)
+    assert.is(await (c.root as any).echo('still here'), 'still here')
+    await c.close()
+    await small.close()
   })
 
   t.run()

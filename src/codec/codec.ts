@@ -357,7 +357,7 @@ export class Decoder {
         return h.v
       }
       default:
-        throw new TypeError(`unknown value marker ${JSON.stringify(m[TAG])}`)
+        throw new TypeError(`unknown value marker ${JSON.stringify(m[TAG].slice(0, 20))}`)
     }
   }
 

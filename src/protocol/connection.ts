@@ -2,7 +2,7 @@
 // composes the parts (outbox, caller, callee, boxing, handshake, receive table, heartbeat) and
 // speaks to a Transport only; it never learns what carries it.
 import { EventEmitter } from 'node:events'
-import { ConnectionClosedError, type CloseInfo } from '../errors.ts'
+import { ConnectionClosedError, FRAME_TOO_LARGE, ProtocolError, type CloseInfo } from '../errors.ts'
 import { appendLocalStack, captureCallSite } from '../codec/errors.ts'
 import { handleOf, makeProxy, type Handle, type ProxyHost } from '../proxy/remote.ts'
 import { Boxing } from './boxing.ts'
@@ -12,7 +12,7 @@ import { WireFault } from './fault.ts'
 import { Handshake, Stage } from './handshake.ts'
 import { Heartbeat } from './heartbeat.ts'
 import { BEAT, BYE, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
-import { resolveOptions, validateOptions } from './options.ts'
+import { resolveOptions, validateOptions, type Resolved } from './options.ts'
 import { Outbox, Soon, isOp } from './outbox.ts'
 import { receiver, type Receiver } from './receive.ts'
 import { Registry } from './registry.ts'
@@ -71,6 +71,7 @@ export class Connection extends EventEmitter {
   #closedResolve!: (info: CloseInfo) => void
   #closeInfo: CloseInfo | undefined
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined
+  #limits: Resolved['limits']
 
   /** @internal Use the transports' functions (pair, connectPort, worker, ...) instead. */
   constructor(transport: Transport, options: ConnectionOptions = {}) {
@@ -145,7 +146,8 @@ export class Connection extends EventEmitter {
       limits: o.limits,
       closed,
     })
-    this.#handshake = new Handshake(o.root !== undefined)
+    this.#handshake = new Handshake(o.root !== undefined, o.limits.maxFrameBytes)
+    this.#limits = o.limits
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve))
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve
@@ -168,6 +170,8 @@ export class Connection extends EventEmitter {
       },
       fault: (error) => this.#abort({ reason: 'error', error }),
     })
+    // a stranger may make this side buffer only a small frame until the handshake is done
+    transport.setLimits?.({ readFrame: Math.min(o.limits.handshakeBytes, o.limits.maxFrameBytes), writeFrame: o.limits.maxFrameBytes, outgoing: o.limits.maxOutgoingBytes })
     transport.start({ message: receive, close: (info) => this.#abort(info) })
     this.#outbox.send(this.#handshake.hello())
   }
@@ -291,6 +295,8 @@ export class Connection extends EventEmitter {
     if (answer !== undefined) this.#outbox.send(answer)
     if (wasReady) return
     clearTimeout(this.#handshakeTimer)
+    const l = this.#limits
+    this.#transport.setLimits?.({ readFrame: l.maxFrameBytes, writeFrame: this.#handshake.peerFrame, outgoing: l.maxOutgoingBytes })
     if (this.#heartbeatMs > 0) {
       this.#heartbeat = new Heartbeat(
         this.#heartbeatMs,
@@ -304,7 +310,9 @@ export class Connection extends EventEmitter {
 
   /** A message of ours could not be serialized: fail what it was for, not the connection. */
   #sendFailed(msg: unknown[], err: unknown): void {
-    const error = new TypeError(`a value could not be sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    const error = (err as { code?: unknown })?.code === FRAME_TOO_LARGE
+      ? new ProtocolError(`${(err as Error).message}: send less at once, or raise limits.maxFrameBytes on the peer`, { cause: err })
+      : new TypeError(`a value could not be sent: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
     const tag = msg[0]
     if (isOp(tag)) this.#caller.sendFailed(msg[1] as Id, error)
     else if (tag === RET) this.#outbox.reply(THROW, msg[1] as Id, this.#boxing.encodeError(error))

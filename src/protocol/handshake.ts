@@ -12,21 +12,28 @@ export const enum Stage {
   Ready,
 }
 
+/** The smallest frame limit a side may set or claim. */
+export const MIN_FRAME = 1024
+
 export class Handshake {
   stage = Stage.Waiting
   /** What the peer said it speaks (its HELLO's feature list). */
   peerFeatures: ReadonlySet<string> = new Set()
   /** Whether the peer serves a root object. */
   peerRoot = true
+  /** The largest frame the peer accepts (its HELLO's `frame`; a peer that does not say: 64 MiB). */
+  peerFrame = 64 * 1024 * 1024
   #root: boolean
+  #frame: number
 
-  constructor(servesRoot: boolean) {
+  constructor(servesRoot: boolean, maxFrameBytes: number) {
     this.#root = servesRoot
+    this.#frame = maxFrameBytes
   }
 
-  /** Our HELLO: [HELLO, version, features, { root, heard }] */
+  /** Our HELLO: [HELLO, version, features, { root, heard, frame }] */
   hello(heard = false): unknown[] {
-    return [HELLO, PROTOCOL_VERSION, FEATURES, { root: this.#root, heard }]
+    return [HELLO, PROTOCOL_VERSION, FEATURES, { root: this.#root, heard, frame: this.#frame }]
   }
 
   /**
@@ -49,7 +56,12 @@ export class Handshake {
     }
     const features = d[i + 2]
     this.peerFeatures = new Set(Array.isArray(features) ? features.filter((f): f is string => typeof f === 'string') : [])
-    if (typeof options === 'object' && options !== null && (options as { root?: unknown }).root === false) this.peerRoot = false
+    if (typeof options === 'object' && options !== null) {
+      const { root, frame } = options as { root?: unknown; frame?: unknown }
+      if (root === false) this.peerRoot = false
+      // below 1 KiB nothing useful fits; a peer that claims it only hurts itself, but not at all
+      if (typeof frame === 'number' && Number.isInteger(frame)) this.peerFrame = Math.max(frame, MIN_FRAME)
+    }
     this.stage = Stage.Ready
     return heard ? undefined : this.hello(true)
   }

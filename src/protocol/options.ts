@@ -1,9 +1,18 @@
 // Connection options: their defaults and the checks that refuse bad ones with a TypeError that
 // names the key. Exported so that endpoints and server/ validate before they start anything.
-import type { ConnectionOptions, Limits } from '../types.ts'
+import type { ConnectionOptions } from '../types.ts'
 
 /** The limits a connection applies when its options do not say. */
-export const DEFAULT_LIMITS = { maxExports: 1_000_000, maxInFlight: 100_000, handshakeTimeout: 30_000 } as const
+export const DEFAULT_LIMITS = {
+  maxFrameBytes: 64 * 1024 * 1024,
+  maxExports: 1_000_000,
+  maxInFlight: 100_000,
+  handshakeTimeout: 30_000,
+  handshakeBytes: 16 * 1024,
+  maxOutgoingBytes: 32 * 1024 * 1024,
+  maxAttached: 100,
+  maxConnections: 1000,
+} as const
 
 /** The heartbeat endpoints over sockets and child processes use unless told: 15 s. */
 export const DEFAULT_HEARTBEAT = 15_000
@@ -21,11 +30,11 @@ export interface Resolved {
   timeout: number | undefined
   /** Heartbeat in ms; 0 for none. */
   heartbeat: number
-  limits: { maxExports: number; maxInFlight: number; handshakeTimeout: number } & Limits
+  limits: { -readonly [K in keyof typeof DEFAULT_LIMITS]: number }
 }
 
 const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat'])
-const LIMIT_KEYS = new Set(['maxFrameBytes', 'maxExports', 'maxInFlight', 'handshakeTimeout'])
+const LIMIT_KEYS = new Set(Object.keys(DEFAULT_LIMITS))
 
 /**
  * Throws TypeError for options a connection would refuse: an unknown key (named), a wrong type,
@@ -51,6 +60,10 @@ export function validateOptions(o: ConnectionOptions, extra: readonly string[] =
       if (v !== undefined && (typeof v !== 'number' || !(v > 0))) throw new TypeError(`options.limits.${k} must be a positive number`)
     }
     checkTime('limits.handshakeTimeout', o.limits.handshakeTimeout)
+    for (const k of ['maxFrameBytes', 'handshakeBytes'] as const) {
+      const v = o.limits[k]
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1024 && v < 2 ** 32)) throw new TypeError(`options.limits.${k} must be a whole number of bytes from 1024 to 2^32 - 1`)
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // The outgoing side of a connection: one queue of wire messages, its transfer list and the
 // releases waiting to ride along, one scheduler, the flush that decides each operation's pull
 // flag, and what to do when a batch cannot be serialized.
+import { FRAME_TOO_LARGE } from '../errors.ts'
 import { OPS, RELEASE, messageLength } from './messages.ts'
 import type { ResultState } from '../proxy/remote.ts'
 import type { Transport, Transferable } from '../transport/transport.ts'
@@ -144,13 +145,22 @@ export class Outbox {
     this.send(batch, transfer)
   }
 
-  /** Sends a batch at once; a value the transport cannot serialize fails only its own message. */
+  /**
+   * Sends a batch at once. One over the peer's frame limit goes in halves (each half again, as
+   * needed); a value the transport cannot serialize fails only its own message.
+   */
   send(batch: unknown[], transfer?: Transferable[]): void {
     try {
       this.#transport.send(batch, transfer)
     } catch (err) {
       const messages = splitBatch(batch)
       if (messages.length === 1) return this.#hooks.failed(messages[0]!, err)
+      if ((err as { code?: unknown })?.code === FRAME_TOO_LARGE) {
+        const half = messages.length >> 1
+        this.send(messages.slice(0, half).flat(), transfer)
+        this.send(messages.slice(half).flat(), transfer)
+        return
+      }
       for (const msg of messages) {
         try {
           this.#transport.send(msg, transfer)

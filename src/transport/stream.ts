@@ -3,15 +3,17 @@
 // one tick leave in one write; the writer waits for 'drain' and refuses to buffer without bound.
 import { serialize, deserialize } from 'node:v8'
 import type { Readable, Writable } from 'node:stream'
-import { ProtocolError, type CloseInfo } from '../errors.ts'
-import type { Transport, TransportSink } from './transport.ts'
+import { FRAME_TOO_LARGE, ProtocolError, type CloseInfo } from '../errors.ts'
+import type { Transport, TransportLimits, TransportSink } from './transport.ts'
 import { Inbox } from './inbox.ts'
 
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+/** Bytes waiting to be written, past which a peer that does not read is a fault. */
+export const DEFAULT_MAX_OUTGOING = 32 * 1024 * 1024
 const HEADER = 4
 
 export interface StreamTransportOptions {
-  /** Largest frame accepted or sent, in bytes. Default 64 MiB. */
+  /** Largest frame accepted or sent, in bytes, until the connection sets its limits. Default 64 MiB. */
   maxFrameBytes?: number
   /** What to do on close besides ending the streams (e.g. stop a child process). */
   teardown?: () => void | Promise<void>
@@ -24,10 +26,15 @@ export class StreamTransport implements Transport {
   bytesOut = 0
   #in: Readable
   #out: Writable
-  #max: number
   #inbox = new Inbox()
-  #chunks: Buffer[] = []
-  #buffered = 0
+  #limits: TransportLimits
+  // The frame in progress: its bytes so far (header included) in one buffer that grows by
+  // doubling, so reassembly is linear however the peer splits its writes, and holds no more than
+  // about twice what arrived.
+  #partial: Buffer = Buffer.alloc(0)
+  #partialLength = 0
+  /** Whether a whole frame has come yet (the first bytes tell a peer that is not farside). */
+  #framed = false
   #pending: Buffer[] = []
   #pendingBytes = 0
   #scheduled = false
@@ -41,7 +48,8 @@ export class StreamTransport implements Transport {
     this.#in = input
     this.#out = output
     this.#opts = options
-    this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME
+    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME
+    this.#limits = { readFrame: max, writeFrame: max, outgoing: DEFAULT_MAX_OUTGOING }
     this.#listen(input, 'data', (chunk: Buffer) => this.#onData(chunk))
     this.#listen(input, 'end', () => this.#ended())
     this.#listen(input, 'close', () => this.#ended())
@@ -62,20 +70,28 @@ export class StreamTransport implements Transport {
     this.#inbox.start(sink)
   }
 
+  setLimits(limits: TransportLimits): void {
+    this.#limits = { ...limits }
+  }
+
   send(data: unknown): void {
     if (this.#closed) return
     const body = serialize(data)
-    if (body.length > this.#max) throw new RangeError(`message of ${body.length} bytes is over the frame limit (${this.#max} bytes)`)
+    const limit = this.#limits.writeFrame
+    if (body.length > limit) {
+      throw Object.assign(new RangeError(`a message of ${body.length} bytes is over the peer's frame limit (${limit} bytes)`), { code: FRAME_TOO_LARGE })
+    }
+    // a peer that stops reading is a fault, not a reason to buffer without bound: what waits
+    // (ours and the socket's) may reach the limit, and one frame more
+    const waiting = this.#pendingBytes + this.#out.writableLength
+    if (waiting > this.#limits.outgoing) {
+      this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${waiting} bytes wait to be written (limits.maxOutgoingBytes is ${this.#limits.outgoing})`) })
+      return
+    }
     const header = Buffer.allocUnsafe(HEADER)
     header.writeUInt32BE(body.length, 0)
     this.#pending.push(header, body)
     this.#pendingBytes += HEADER + body.length
-    // the writer refuses to buffer without bound: a peer that stops reading is a fault
-    const bound = Math.max(4 * this.#max, 1024 * 1024)
-    if (this.#pendingBytes > bound) {
-      this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${this.#pendingBytes} bytes waiting to be written`) })
-      return
-    }
     if (!this.#scheduled && !this.#waitingDrain) {
       this.#scheduled = true
       queueMicrotask(() => this.#write())
@@ -104,68 +120,82 @@ export class StreamTransport implements Transport {
     this.#write()
   }
 
+  // Whole frames inside a chunk are read in place; only a frame split across chunks is copied,
+  // once, into the partial buffer.
   #onData(chunk: Buffer): void {
     if (this.#closed) return
     this.bytesIn += chunk.length
-    this.#chunks.push(chunk)
-    this.#buffered += chunk.length
-    while (this.#buffered >= HEADER) {
-      const head = this.#peekHeader()
-      if (head > this.#max) {
-        this.close({ reason: 'error', error: new ProtocolError(`frame of ${head} bytes is over the limit (${this.#max} bytes)`) })
-        return
-      }
-      if (this.#buffered < HEADER + head) return
-      const frame = this.#take(HEADER + head).subarray(HEADER)
-      let message: unknown
-      try {
-        message = deserialize(frame)
-      } catch (err) {
-        this.close({ reason: 'error', error: new ProtocolError('a frame could not be deserialized', { cause: err }) })
-        return
-      }
-      this.#inbox.deliver(message)
-      if (this.#closed) return
+    let at = 0
+    if (this.#partialLength > 0) {
+      at = this.#fill(chunk)
+      if (at < 0) return
     }
+    while (chunk.length - at >= HEADER) {
+      const length = chunk.readUInt32BE(at)
+      if (!this.#fits(length, chunk, at)) return
+      if (chunk.length - at - HEADER < length) break
+      if (!this.#frame(chunk.subarray(at + HEADER, at + HEADER + length))) return
+      at += HEADER + length
+    }
+    if (at < chunk.length) this.#keep(chunk, at, chunk.length)
   }
 
-  #peekHeader(): number {
-    const first = this.#chunks[0]!
-    if (first.length >= HEADER) return first.readUInt32BE(0)
-    return this.#take(HEADER, true).readUInt32BE(0)
+  /** Adds the chunk's start to the frame in progress; returns where the rest starts, or -1. */
+  #fill(chunk: Buffer): number {
+    let at = 0
+    if (this.#partialLength < HEADER) {
+      const k = Math.min(HEADER - this.#partialLength, chunk.length)
+      this.#keep(chunk, 0, k)
+      at = k
+      if (this.#partialLength < HEADER) return -1
+      if (!this.#fits(this.#partial.readUInt32BE(0), this.#partial, 0)) return -1
+    }
+    const total = HEADER + this.#partial.readUInt32BE(0)
+    const k = Math.min(total - this.#partialLength, chunk.length - at)
+    this.#keep(chunk, at, at + k)
+    at += k
+    if (this.#partialLength < total) return -1
+    const frame = this.#partial.subarray(HEADER, total)
+    this.#partial = Buffer.alloc(0)
+    this.#partialLength = 0
+    return this.#frame(frame) ? at : -1
   }
 
-  /** Takes `n` bytes off the front of the buffered chunks (or, with `peek`, only looks). */
-  #take(n: number, peek = false): Buffer {
-    const first = this.#chunks[0]!
-    let out: Buffer
-    if (first.length >= n) {
-      out = first.subarray(0, n)
-      if (!peek) {
-        if (first.length === n) this.#chunks.shift()
-        else this.#chunks[0] = first.subarray(n)
-      }
-    } else {
-      out = Buffer.allocUnsafe(n)
-      let at = 0
-      let i = 0
-      while (at < n) {
-        const c = this.#chunks[i]!
-        const k = Math.min(c.length, n - at)
-        c.copy(out, at, 0, k)
-        at += k
-        if (!peek) {
-          if (k === c.length) {
-            this.#chunks.shift()
-            continue
-          }
-          this.#chunks[0] = c.subarray(k)
-        }
-        i++
-      }
+  /** Appends chunk[from, to) to the frame in progress, doubling its buffer as needed. */
+  #keep(chunk: Buffer, from: number, to: number): void {
+    const need = this.#partialLength + (to - from)
+    if (need > this.#partial.length) {
+      // never past the frame's own size, once its header is in
+      const cap = this.#partialLength >= HEADER ? HEADER + this.#partial.readUInt32BE(0) : HEADER + this.#limits.readFrame
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(2 * this.#partial.length, cap), Math.min(256, cap)))
+      this.#partial.copy(grown, 0, 0, this.#partialLength)
+      this.#partial = grown
     }
-    if (!peek) this.#buffered -= n
-    return out
+    chunk.copy(this.#partial, this.#partialLength, from, to)
+    this.#partialLength = need
+  }
+
+  /** Whether a frame of `length` bytes may come; else closes, saying why (head: its first bytes). */
+  #fits(length: number, head: Buffer, at: number): boolean {
+    if (length <= this.#limits.readFrame) return true
+    const error = this.#framed ? new ProtocolError(`a frame of ${length} bytes is over the limit (${this.#limits.readFrame} bytes)`) : notFarside(head.subarray(at, at + 16), length, this.#limits.readFrame)
+    this.close({ reason: 'error', error })
+    return false
+  }
+
+  /** Delivers one frame's message; false if the transport closed meanwhile. */
+  #frame(frame: Buffer): boolean {
+    let message: unknown
+    try {
+      message = deserialize(frame)
+    } catch (err) {
+      const what = this.#framed ? 'a frame could not be deserialized' : 'the peer does not speak farside (its first frame is not a node:v8 message)'
+      this.close({ reason: 'error', error: new ProtocolError(what, { cause: err }) })
+      return false
+    }
+    this.#framed = true
+    this.#inbox.deliver(message)
+    return !this.#closed
   }
 
   // The stream ended or failed. Where the end has a better reason (a child's exit code or signal,
@@ -185,7 +215,8 @@ export class StreamTransport implements Transport {
     // keep swallowing late errors (e.g. EPIPE after the peer went away): they are not news now
     this.#in.on('error', noop)
     this.#out.on('error', noop)
-    this.#chunks = []
+    this.#partial = Buffer.alloc(0)
+    this.#partialLength = 0
     // a local close still delivers what was sent before it (the connection's goodbye)
     if (info.reason === 'local' && this.#pending.length > 0 && this.#out.writable) this.#out.write(Buffer.concat(this.#pending))
     this.#pending = []
@@ -200,6 +231,22 @@ export class StreamTransport implements Transport {
 }
 
 function noop() {}
+
+/**
+ * What the first bytes of a peer that is not farside look like they are: TLS, text (a program
+ * printing to stdout before serveParent(), a server of another protocol), or just too large.
+ */
+function notFarside(head: Buffer, length: number, limit: number): ProtocolError {
+  if (head[0] === 0x16 && head[1] === 0x03) return new ProtocolError('the peer speaks TLS and this side does not: pass the `tls` option to both ends, or to neither')
+  if (head[0] === 0x15 && head[1] === 0x03) return new ProtocolError('the peer answered with a TLS alert: it expects TLS; pass the `tls` option')
+  let text = ''
+  for (const b of head) {
+    if (b === 0x0a || b === 0x0d || b === 0x09 || (b >= 0x20 && b < 0x7f)) text += b === 0x0a ? '\\n' : b === 0x0d ? '\\r' : b === 0x09 ? '\\t' : String.fromCharCode(b)
+    else break
+  }
+  if (text.length >= 4) return new ProtocolError(`the peer does not speak farside (it sent '${text.slice(0, 12)}…'): is something else writing to this stream, or listening there?`)
+  return new ProtocolError(`the first frame, of ${length} bytes, is over the limit (${limit} bytes): the peer may not speak farside`)
+}
 
 /** Ends the output (the peer sees the end after the last frame), then lets go of both sides. */
 function endGracefully(input: Readable, output: Writable): Promise<void> {

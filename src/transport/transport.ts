@@ -17,6 +17,19 @@ export interface TransportSink {
   close(info: CloseInfo): void
 }
 
+/** What a connection bounds on its transport. */
+export interface TransportLimits {
+  /** Largest incoming frame, in bytes: a larger one closes the transport with ProtocolError. */
+  readFrame: number
+  /**
+   * Largest outgoing frame (the peer's own read limit): `send` of a larger message throws a
+   * RangeError whose `code` is FRAME_TOO_LARGE (errors.ts), before anything was written.
+   */
+  writeFrame: number
+  /** Bytes waiting to be written past which a peer that does not read is a fault. */
+  outgoing: number
+}
+
 /**
  * A bidirectional, ordered, reliable message channel.
  *
@@ -32,6 +45,11 @@ export interface TransportSink {
  */
 export interface Transport {
   start(sink: TransportSink): void
+  /**
+   * Bounds, where the transport has frames and buffers (streams); others need not implement it.
+   * The connection sets them before its handshake (small frames only) and again after it.
+   */
+  setLimits?(limits: TransportLimits): void
   send(data: unknown, transfer?: readonly Transferable[]): void
   close(info?: CloseInfo): void | Promise<void>
   /** Bytes read and written so far, where the transport can count them (streams); else 0. */
