@@ -70,6 +70,41 @@ for (const [name, start] of Object.entries(starters)) {
   t.run()
 }
 
+const f = suite('faults/fork-only')
+
+// A busy parent: the kill lands while this thread is running, and the next batch is written
+// before the channel's end or the exit is read. That write fails (EPIPE); without waiting for the
+// exit, the EPIPE was the reported reason (0 of 20 tries named the signal, measured).
+f('killed with SIGKILL while a busy parent writes: closed and every pending call name the signal', async () => {
+  const tries = 10
+  for (let t = 0; t < tries; t++) {
+    const conn: Connection = await starters.fork()
+    const root = conn.root as any
+    const pid = await root.pid()
+    const errors: unknown[] = []
+    const keep = (p: Promise<unknown>) => p.then(() => errors.push('resolved'), (e) => errors.push(e))
+    const pending = Array.from({ length: 100 }, () => keep(root.later(1, 10_000)))
+    await root.add(1, 1) // those calls are on the wire
+    process.kill(pid, 'SIGKILL')
+    // busy for a moment (a workload, not a measurement): the child dies while this thread runs
+    const until = performance.now() + 5
+    while (performance.now() < until);
+    for (let i = 0; i < 100; i++) pending.push(keep(root.echo('x'.repeat(1000))))
+    const info = await within(conn.closed, 5000, `closed (try ${t})`)
+    await Promise.all(pending)
+    assert.equal({ reason: info.reason, signal: info.signal, error: (info.error as Error | undefined)?.message }, { reason: 'peer', signal: 'SIGKILL', error: undefined }, `try ${t}: closed`)
+    for (const err of errors) {
+      assert.ok(err instanceof ConnectionClosedError, `try ${t}: ${String(err)}`)
+      assert.is(err.signal, 'SIGKILL', `try ${t}: a pending call's error`)
+      assert.match(err.message, /signal SIGKILL/)
+    }
+    assert.is(errors.length, 200)
+    await conn.close()
+  }
+})
+
+f.run()
+
 const s = suite('faults/spawn-only')
 
 s('console.log in a stdio child goes to stderr, not into the protocol', async () => {
