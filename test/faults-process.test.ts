@@ -2,8 +2,13 @@
 // start, not found. Pending calls reject with ConnectionClosedError carrying exit code or signal.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { spawn as spawnProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ConnectionClosedError, TimeoutError, spawn, type Connection } from '../src/index.ts'
-import { rejects, tsFork, tsSpawn, within } from './harness.ts'
+import { TS_EXEC_ARGV, fixture, rejects, tsFork, tsSpawn, within } from './harness.ts'
 
 const starters = {
   fork: (mode = 'serve', options = {}) => tsFork('process-peer.ts', [mode], options),
@@ -100,6 +105,43 @@ f('killed with SIGKILL while a busy parent writes: closed and every pending call
     }
     assert.is(errors.length, 200)
     await conn.close()
+  }
+})
+
+// The child's serveParent() connection closes when its parent goes; it used to disconnect the
+// channel again, and disconnect() on a dead channel emits an 'error' (ERR_IPC_DISCONNECTED) that
+// nothing handled: every orphan crashed with it (exit code 1). Now it lets go and exits (code 0).
+f('a parent that exits, throws or is killed without close(): its child ends quietly (exit 0, no unhandled error)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farside-orphan-'))
+  try {
+    for (const mode of ['exit', 'throw', 'kill']) {
+      const log = join(dir, `${mode}.log`)
+      const parent = spawnProcess(process.execPath, [...TS_EXEC_ARGV, fileURLToPath(fixture('orphan-parent.ts')), mode], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, FARSIDE_TEST_LOG: log },
+      })
+      let out = ''
+      let err = ''
+      parent.stdout.on('data', (c) => (out += c))
+      parent.stderr.on('data', (c) => (err += c))
+      // the child holds the parent's stdout too: the pipe closes once both have exited
+      const bothGone = new Promise((resolve) => parent.stdout.once('close', resolve))
+      try {
+        await within(bothGone, 8000, `${mode}: the parent and its orphan exit`)
+      } catch (e) {
+        // left running: stop what this test started before failing
+        const pid = Number(out.trim())
+        if (pid > 0) try { process.kill(pid, 'SIGKILL') } catch {}
+        parent.kill('SIGKILL')
+        throw e
+      }
+      const ended = readFileSync(log, 'utf8')
+      assert.not.match(err, /ERR_IPC_DISCONNECTED|Unhandled/, `${mode}: stderr`)
+      assert.not.match(ended, /uncaught/, `${mode}: the child's log`)
+      assert.is(ended.trim(), 'exit 0', `${mode}: the child's log`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })
 
