@@ -2,8 +2,13 @@
 // start, not found. Pending calls reject with ConnectionClosedError carrying exit code or signal.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { spawn as spawnProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ConnectionClosedError, TimeoutError, spawn, type Connection } from '../src/index.ts'
-import { rejects, tsFork, tsSpawn, within } from './harness.ts'
+import { TS_EXEC_ARGV, fixture, rejects, tsFork, tsSpawn, within } from './harness.ts'
 
 const starters = {
   fork: (mode = 'serve', options = {}) => tsFork('process-peer.ts', [mode], options),
@@ -69,6 +74,78 @@ for (const [name, start] of Object.entries(starters)) {
 
   t.run()
 }
+
+const f = suite('faults/fork-only')
+
+// A busy parent: the kill lands while this thread is running, and the next batch is written
+// before the channel's end or the exit is read. That write fails (EPIPE); without waiting for the
+// exit, the EPIPE was the reported reason (0 of 20 tries named the signal, measured).
+f('killed with SIGKILL while a busy parent writes: closed and every pending call name the signal', async () => {
+  const tries = 10
+  for (let t = 0; t < tries; t++) {
+    const conn: Connection = await starters.fork()
+    const root = conn.root as any
+    const pid = await root.pid()
+    const errors: unknown[] = []
+    const keep = (p: Promise<unknown>) => p.then(() => errors.push('resolved'), (e) => errors.push(e))
+    const pending = Array.from({ length: 100 }, () => keep(root.later(1, 10_000)))
+    await root.add(1, 1) // those calls are on the wire
+    process.kill(pid, 'SIGKILL')
+    // busy for a moment (a workload, not a measurement): the child dies while this thread runs
+    const until = performance.now() + 5
+    while (performance.now() < until);
+    for (let i = 0; i < 100; i++) pending.push(keep(root.echo('x'.repeat(1000))))
+    const info = await within(conn.closed, 5000, `closed (try ${t})`)
+    await Promise.all(pending)
+    assert.equal({ reason: info.reason, signal: info.signal, error: (info.error as Error | undefined)?.message }, { reason: 'peer', signal: 'SIGKILL', error: undefined }, `try ${t}: closed`)
+    for (const err of errors) {
+      assert.ok(err instanceof ConnectionClosedError, `try ${t}: ${String(err)}`)
+      assert.is(err.signal, 'SIGKILL', `try ${t}: a pending call's error`)
+      assert.match(err.message, /signal SIGKILL/)
+    }
+    assert.is(errors.length, 200)
+    await conn.close()
+  }
+})
+
+// The child's serveParent() connection closes when its parent goes; it used to disconnect the
+// channel again, and disconnect() on a dead channel emits an 'error' (ERR_IPC_DISCONNECTED) that
+// nothing handled: every orphan crashed with it (exit code 1). Now it lets go and exits (code 0).
+f('a parent that exits, throws or is killed without close(): its child ends quietly (exit 0, no unhandled error)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farside-orphan-'))
+  try {
+    for (const mode of ['exit', 'throw', 'kill']) {
+      const log = join(dir, `${mode}.log`)
+      const parent = spawnProcess(process.execPath, [...TS_EXEC_ARGV, fileURLToPath(fixture('orphan-parent.ts')), mode], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, FARSIDE_TEST_LOG: log },
+      })
+      let out = ''
+      let err = ''
+      parent.stdout.on('data', (c) => (out += c))
+      parent.stderr.on('data', (c) => (err += c))
+      // the child holds the parent's stdout too: the pipe closes once both have exited
+      const bothGone = new Promise((resolve) => parent.stdout.once('close', resolve))
+      try {
+        await within(bothGone, 8000, `${mode}: the parent and its orphan exit`)
+      } catch (e) {
+        // left running: stop what this test started before failing
+        const pid = Number(out.trim())
+        if (pid > 0) try { process.kill(pid, 'SIGKILL') } catch {}
+        parent.kill('SIGKILL')
+        throw e
+      }
+      const ended = readFileSync(log, 'utf8')
+      assert.not.match(err, /ERR_IPC_DISCONNECTED|Unhandled/, `${mode}: stderr`)
+      assert.not.match(ended, /uncaught/, `${mode}: the child's log`)
+      assert.is(ended.trim(), 'exit 0', `${mode}: the child's log`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+f.run()
 
 const s = suite('faults/spawn-only')
 

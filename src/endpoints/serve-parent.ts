@@ -15,6 +15,12 @@ import { withHeartbeat } from './heartbeat.ts'
  * child started by fork() (IPC) and a child started by spawn() (stdin/stdout: FARSIDE_STDIO=1 in
  * the environment; stdout then carries the protocol and `process.stdout.write` — console.log —
  * is sent to stderr instead). Throws if the process was started in none of these ways.
+ *
+ * When the parent goes away without close() (it exits, crashes or is killed), the connection
+ * closes (reason 'peer'), everything pending rejects with ConnectionClosedError and the
+ * connection lets go of the channel: a child with nothing else to do then exits (code 0). A
+ * child that keeps its own timers, sockets or servers alive stays up: end it on `conn.closed`
+ * (e.g. `conn.closed.then(() => process.exit())`) if it must not outlive its parent.
  */
 export async function serveParent(options: ConnectionOptions = {}): Promise<Connection> {
   // a parent thread shares this process: no heartbeat; a parent process over a pipe may freeze
@@ -38,7 +44,9 @@ function parentTransport(options: ConnectionOptions) {
     })
   }
   if (typeof process.send === 'function') {
-    return new IpcTransport(process, { teardown: () => process.disconnect?.() })
+    // a parent that exited or crashed has disconnected already, and disconnect() on a dead
+    // channel emits an 'error' (ERR_IPC_DISCONNECTED) that nothing here would handle
+    return new IpcTransport(process, { teardown: () => (process.connected ? process.disconnect?.() : undefined) })
   }
   throw new Error('serveParent() must run in a worker thread, a forked child or a spawned child of farside')
 }

@@ -2,7 +2,7 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { Connection } from '../protocol/connection.ts'
 import { WorkerTransport } from '../transport/worker.ts'
-import { handshake } from './handshake.ts'
+import { started } from './start.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /** worker() options: connection options plus the Worker's own. */
@@ -18,7 +18,9 @@ export interface WorkerConnectOptions extends ConnectionOptions {
 /**
  * Starts a worker thread running `file` (which calls serveParent()) and connects to it.
  * Resolves once the handshake is done. Rejects with ConnectionClosedError (exit code, and the
- * worker's error as `cause`) if the worker fails or exits first; the worker is then stopped.
+ * worker's error as `cause`) if the worker fails or exits first, or does not start farside in
+ * time (`limits.handshakeTimeout`); the worker is then stopped. A worker that never sent a
+ * message is named as one that did not call serveParent() (see started()).
  * `conn.close()` terminates the worker.
  */
 export async function worker(file: string | URL, options: WorkerConnectOptions = {}): Promise<Connection> {
@@ -30,5 +32,7 @@ export async function worker(file: string | URL, options: WorkerConnectOptions =
     ...(execArgv !== undefined ? { execArgv } : {}),
     ...(resourceLimits !== undefined ? { resourceLimits } : {}),
   })
-  return handshake(new Connection(new WorkerTransport(w), connOptions))
+  let spoke = false
+  w.once('message', () => (spoke = true))
+  return started(new Connection(new WorkerTransport(w), connOptions), { kind: 'worker', spoke: () => spoke }, connOptions)
 }

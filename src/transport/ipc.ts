@@ -29,25 +29,16 @@ export class IpcTransport implements Transport {
   #inbox = new Inbox()
   #closed = false
   #closing: Promise<void> | undefined
+  /** Set once the channel is known to be gone: the close waits only for the reason. */
+  #ending = false
   #onMessage = (m: unknown) => this.#inbox.deliver(m)
-  #onDisconnect = () => {
-    if (this.#closed) return
-    const info = this.#opts.endInfo?.()
-    if (info === undefined) this.close({ reason: 'peer' })
-    else info.then((i) => this.close(i), () => this.close({ reason: 'peer' }))
-  }
-  // A write that fails (EPIPE) usually means the child is dying: its exit (code, signal) is the
-  // truth to report when it follows soon, and the write error only when it does not.
+  #onDisconnect = () => this.#end({ reason: 'peer' }, false)
+  // A write that fails (EPIPE, ERR_IPC_CHANNEL_CLOSED) usually means the child is dying: a busy
+  // parent's next write often fails before the channel's end or the child's exit is read. The
+  // exit (code, signal) is the truth to report when it follows soon; the write error only when
+  // it does not.
   #onSent = (err: Error | null) => {
-    if (!err || this.#closed) return
-    const info = this.#opts.endInfo?.()
-    if (info === undefined) this.close({ reason: 'error', error: err })
-    else {
-      info.then(
-        (i) => this.close(i.exitCode != null || i.signal != null ? i : { reason: 'error', error: err }),
-        () => this.close({ reason: 'error', error: err }),
-      )
-    }
+    if (err) this.#end({ reason: 'error', error: err }, true)
   }
 
   constructor(endpoint: IpcEndpoint, options: IpcTransportOptions) {
@@ -57,12 +48,30 @@ export class IpcTransport implements Transport {
     endpoint.on('disconnect', this.#onDisconnect)
   }
 
+  /**
+   * The channel is gone: close once, with the end info (bounded by `endInfo` itself) where it
+   * says more than `fallback`. The first sign wins the wait; later ones (every write queued
+   * behind the first failed one fails too) change nothing.
+   */
+  #end(fallback: CloseInfo, needsExit: boolean): void {
+    if (this.#closed || this.#ending) return
+    this.#ending = true
+    const info = this.#opts.endInfo?.()
+    if (info === undefined) return void this.close(fallback)
+    const better = (i: CloseInfo) => (!needsExit || i.exitCode != null || i.signal != null ? i : fallback)
+    info.then(
+      (i) => this.close(better(i)),
+      () => this.close(fallback),
+    )
+  }
+
   start(sink: TransportSink): void {
     this.#inbox.start(sink)
   }
 
   send(data: unknown): void {
-    if (this.#closed || this.#ep.connected === false) return
+    // a dead channel only fails the write again: drop it, as after close
+    if (this.#closed || this.#ending || this.#ep.connected === false) return
     this.#ep.send!(data, this.#onSent)
   }
 
