@@ -90,8 +90,8 @@ export class AccessError extends FarsideError {
 
 /** The peer failed authentication, or refused ours. */
 export class AuthenticationError extends FarsideError {
-  constructor(message = 'authentication failed') {
-    super(message, 'ERR_AUTHENTICATION')
+  constructor(message = 'authentication failed', options?: { cause?: unknown }) {
+    super(message, 'ERR_AUTHENTICATION', options)
   }
 }
 

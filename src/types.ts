@@ -70,6 +70,16 @@ export interface ConnectionOptions {
    * worker).
    */
   heartbeat?: number | false
+  /**
+   * A shared secret (a non-empty string or bytes): the handshake then runs a mutual HMAC-SHA256
+   * challenge–response, and a peer with another secret, or none, fails at once with
+   * AuthenticationError on both sides. The secret never crosses. A function instead gives the
+   * secret for the user name the peer sent (listen()'s `users` becomes one); undefined, a throw or
+   * a rejection refuses the peer as a wrong secret would. Default: none.
+   */
+  secret?: string | Uint8Array | ((peerUser: string | undefined) => string | Uint8Array | undefined | Promise<string | Uint8Array | undefined>)
+  /** The user name this side authenticates as (needs `secret`); the peer sees it as `conn.peerUser`. */
+  user?: string
 }
 
 /** Per-operation options: `withOptions(remote, options)`, `conn.ping(options)`. */

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, connectPort, fork, listen, pair, spawn, worker, type Connection, type ListenOptions, type NetOptions, type Address } from '../src/index.ts'
-import { Service, setUp } from './fixtures/service.ts'
+import { AUTH_ENV, Service, serverAuthOptions, setUp, type ServerAuth } from './fixtures/service.ts'
 
 export const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
 
@@ -47,12 +47,36 @@ let channelCount = 0
 /** A fresh Unix socket path for a test server. */
 export const socketPath = () => join(tmpdir(), `farside-test-${process.pid}-${++socketCount}.sock`)
 
+/**
+ * Authentication for both ends (auth.test.ts): every transport's start() takes it. The serving
+ * side gets `server` (listen()'s own options over sockets; connection options, as JSON for a
+ * child, elsewhere); `served` sees the serving side's connection where it lives in this process.
+ */
+export interface AuthSetup {
+  client?: { secret?: string | Uint8Array; user?: string }
+  server?: ServerAuth
+  served?: (conn: Connection) => void
+}
+
 /** Serves a fresh Service over a server; resolves with the client end. */
-async function serveOverNet(address: Address, serverOptions: ListenOptions = {}, clientOptions: NetOptions = {}): Promise<Peer> {
+async function serveOverNet(address: Address, serverOptions: ListenOptions = {}, clientOptions: NetOptions = {}, auth: AuthSetup = {}): Promise<Peer> {
   const svc = new Service()
-  const server = await listen(address, { root: svc, stacks: true, ...serverOptions })
-  server.on('connection', (c: Connection) => setUp(svc, c))
-  const conn = await connect(server.address as Address, clientOptions)
+  const server = await listen(address, { root: svc, stacks: true, ...serverOptions, ...auth.server })
+  const served: Connection[] = []
+  server.on('connection', (c: Connection) => {
+    setUp(svc, c)
+    served.push(c)
+    auth.served?.(c)
+  })
+  let conn: Connection
+  try {
+    conn = await connect(server.address as Address, { ...clientOptions, ...auth.client })
+  } catch (err) {
+    // a failed handshake fails the serving side too: let it, rather than close it first
+    await settled(served.map((c) => c.closed))
+    await server.close()
+    throw err
+  }
   return {
     conn,
     close: async () => {
@@ -73,18 +97,36 @@ export interface TransportCase {
   name: string
   /** Whether the peer runs in another thread or process (so it can exit or be killed). */
   remote: boolean
-  start(): Promise<Peer>
+  /** Starts a peer; rejects (having closed what it started) if the handshake fails. */
+  start(auth?: AuthSetup): Promise<Peer>
+}
+
+/** The env of a child peer that authenticates as `server` says. */
+const childEnv = (auth: AuthSetup) => (auth.server === undefined ? {} : { env: { ...process.env, [AUTH_ENV]: JSON.stringify(auth.server) } })
+
+/** Waits for both in-process ends' handshake; on failure closes both and rethrows. */
+async function bothReady(client: Connection, server: Connection): Promise<Peer> {
+  try {
+    await client.ready
+  } catch (err) {
+    // a failed handshake fails the serving side too: let it, rather than close it first
+    await settled([server.closed])
+    await Promise.all([client.close(), server.close()])
+    throw err
+  }
+  return { conn: client, close: async () => { await client.close(); await server.close() } }
 }
 
 export const transports: TransportCase[] = [
   {
     name: 'pair',
     remote: false,
-    async start() {
+    async start(auth = {}) {
       const svc = new Service()
-      const [client, server] = pair({}, { root: svc })
+      const [client, server] = pair({ ...auth.client }, { root: svc, ...serverAuthOptions(auth.server) })
       setUp(svc, server)
-      await client.ready
+      auth.served?.(server)
+      await bothReady(client, server)
       return { conn: client, close: () => client.close() }
     },
   },
@@ -92,62 +134,67 @@ export const transports: TransportCase[] = [
     // web-style endpoints: two BroadcastChannels of a name no other test uses (a name carries one pair)
     name: 'broadcast-channel',
     remote: false,
-    async start() {
+    async start(auth = {}) {
       const name = `farside-test-${process.pid}-${++channelCount}`
       const svc = new Service()
       // both channels open before either connects: a channel drops what is sent while no peer listens
       const [mine, theirs] = [new BroadcastChannel(name), new BroadcastChannel(name)]
-      const client = connectPort(mine)
-      const server = connectPort(theirs, { root: svc })
+      const client = connectPort(mine, { ...auth.client })
+      const server = connectPort(theirs, { root: svc, ...serverAuthOptions(auth.server) })
       setUp(svc, server)
-      await client.ready
+      auth.served?.(server)
       // the client's goodbye closes the server too; closing both keeps a lost goodbye from leaving a channel open
-      return { conn: client, close: async () => { await client.close(); await server.close() } }
+      return bothReady(client, server)
     },
   },
   {
     name: 'worker',
     remote: true,
-    async start() {
-      const conn = await tsWorker('service-peer.ts')
+    async start(auth = {}) {
+      const conn = await tsWorker('service-peer.ts', { ...auth.client, ...childEnv(auth) })
       return { conn, close: () => conn.close() }
     },
   },
   {
     name: 'fork',
     remote: true,
-    async start() {
-      const conn = await tsFork('service-peer.ts')
+    async start(auth = {}) {
+      const conn = await tsFork('service-peer.ts', [], { ...auth.client, ...childEnv(auth) })
       return { conn, close: () => conn.close() }
     },
   },
   {
     name: 'spawn-stdio',
     remote: true,
-    async start() {
-      const conn = await tsSpawn('service-peer.ts')
+    async start(auth = {}) {
+      const conn = await tsSpawn('service-peer.ts', [], { ...auth.client, ...childEnv(auth) })
       return { conn, close: () => conn.close() }
     },
   },
   {
     name: 'tcp',
     remote: false,
-    start: () => serveOverNet({ host: '127.0.0.1', port: 0 }),
+    start: (auth) => serveOverNet({ host: '127.0.0.1', port: 0 }, {}, {}, auth),
   },
   {
     name: 'unix',
     remote: false,
-    start: () => serveOverNet({ path: socketPath() }),
+    start: (auth) => serveOverNet({ path: socketPath() }, {}, {}, auth),
   },
   {
     name: 'tls',
     remote: false,
-    async start() {
+    async start(auth) {
       const { key, cert } = await testCert()
-      return serveOverNet({ host: '127.0.0.1', port: 0 }, { tls: { key, cert } }, { tls: { ca: cert, servername: 'localhost' } })
+      return serveOverNet({ host: '127.0.0.1', port: 0 }, { tls: { key, cert } }, { tls: { ca: cert, servername: 'localhost' } }, auth)
     },
   },
 ]
+
+/** Waits (up to 5 s) for `promises` to settle; a hang guard for cleanup, not a check. */
+async function settled(promises: PromiseLike<unknown>[]): Promise<void> {
+  await within(Promise.allSettled(promises), 5000, 'the serving side closing').catch(() => {})
+}
 
 /** Rejects if `p` has not settled after `ms` (a guard against hangs, not a speed check). */
 export async function within<T>(p: PromiseLike<T>, ms = 5000, what = 'operation'): Promise<T> {

@@ -44,9 +44,15 @@ function parentTransport(options: ConnectionOptions) {
     })
   }
   if (typeof process.send === 'function') {
-    // a parent that exited or crashed has disconnected already, and disconnect() on a dead
-    // channel emits an 'error' (ERR_IPC_DISCONNECTED) that nothing here would handle
-    return new IpcTransport(process, { teardown: () => (process.connected ? process.disconnect?.() : undefined) })
+    return new IpcTransport(process, {
+      // on a later turn: disconnecting inside a 'message' handler that Node replays from its
+      // queue (messages that came before the listener) nulls the channel under the replay loop,
+      // which then throws; and only while connected (the parent may have gone first)
+      teardown: () => new Promise<void>((resolve) => setImmediate(() => {
+        if (process.connected) process.disconnect?.()
+        resolve()
+      })),
+    })
   }
   throw new Error('serveParent() must run in a worker thread, a forked child or a spawned child of farside')
 }

@@ -2,10 +2,10 @@
 // composes the parts (outbox, caller, callee, boxing, handshake, receive table, heartbeat) and
 // speaks to a Transport only; it never learns what carries it.
 import { EventEmitter } from 'node:events'
-import { ConnectionClosedError, FRAME_TOO_LARGE, ProtocolError, type CloseInfo } from '../errors.ts'
+import { AuthenticationError, ConnectionClosedError, FRAME_TOO_LARGE, ProtocolError, type CloseInfo } from '../errors.ts'
 import { appendLocalStack, captureCallSite } from '../codec/errors.ts'
 import { handleOf, makeProxy, type Handle, type ProxyHost } from '../proxy/remote.ts'
-import { Boxing } from './boxing.ts'
+import { Boxing, type BoxingParts } from './boxing.ts'
 import { Callee } from './callee.ts'
 import { Caller } from './caller.ts'
 import { WireFault } from './fault.ts'
@@ -21,6 +21,23 @@ import type { Transport } from '../transport/transport.ts'
 import type { CallOptions, ConnectionOptions } from '../types.ts'
 
 const noop = () => {}
+
+/**
+ * @internal The option key under which listen() passes a root factory: called with the
+ * connection once the handshake is done (after authentication, so it can read `peerUser`), before
+ * any operation is served; its result is this side's root. A symbol, so it is no user option.
+ */
+export const ROOT_FACTORY = Symbol('farside.rootFactory')
+
+/** Connection options plus the internal root factory. */
+export type ServeOptions = ConnectionOptions & { [ROOT_FACTORY]?: (conn: Connection) => object }
+
+/** The root a factory makes for `conn`; TypeError unless it is an object or function. */
+function rootFrom(factory: (conn: Connection) => object, conn: Connection): object {
+  const root: unknown = factory(conn)
+  if (root === null || (typeof root !== 'object' && typeof root !== 'function')) throw new TypeError('the root factory must return an object or function')
+  return root
+}
 
 /** Gives a failed call's error the local part of its stack, then lets it go on failing. */
 function markFailure(err: unknown): never {
@@ -72,9 +89,11 @@ export class Connection extends EventEmitter {
   #closeInfo: CloseInfo | undefined
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined
   #limits: Resolved['limits']
+  /** Set when this side closes after telling the peer why: the transport then ends gracefully. */
+  #told = false
 
   /** @internal Use the transports' functions (pair, connectPort, worker, ...) instead. */
-  constructor(transport: Transport, options: ConnectionOptions = {}) {
+  constructor(transport: Transport, options: ServeOptions = {}) {
     super()
     try {
       validateOptions(options)
@@ -103,6 +122,7 @@ export class Connection extends EventEmitter {
       timeout: o.timeout,
       closeInfo: () => this.#closeInfo,
     })
+    const factory = options[ROOT_FACTORY]
     const host: ProxyHost = {
       connection: this,
       op: (op, h, args) => this.#caller.op(op, h, args),
@@ -118,7 +138,7 @@ export class Connection extends EventEmitter {
       ...(o.localStacks ? { markFailure: markFailure } : {}),
     }
     this.#caller.host = host
-    this.#boxing = new Boxing({
+    const boxParts: BoxingParts = {
       exports: this.#exports,
       imports: this.#imports,
       outbox: this.#outbox,
@@ -127,7 +147,8 @@ export class Connection extends EventEmitter {
       closed,
       markerOf: (v) => this.#caller.markerOf(v),
       makeImport: (id, tracker) => makeProxy({ host, base: id, path: [], result: undefined, tracker }),
-    })
+    }
+    this.#boxing = new Boxing(boxParts)
     // the caller and boxing need each other: boxing encodes the caller's arguments, and asks the
     // caller for the markers of its own proxies
     this.#caller.boxing = this.#boxing
@@ -146,8 +167,20 @@ export class Connection extends EventEmitter {
       limits: o.limits,
       closed,
     })
-    this.#handshake = new Handshake(o.root !== undefined, o.limits.maxFrameBytes)
     this.#limits = o.limits
+    this.#handshake = new Handshake(
+      { root: o.root !== undefined || factory !== undefined, frame: o.limits.maxFrameBytes, secret: o.secret, user: o.user },
+      {
+        send: (message) => this.#outbox.send(message),
+        ready: () => this.#ready(factory === undefined ? undefined : () => (boxParts.root = rootFrom(factory, this))),
+        refuse: (error, tell) => {
+          if (tell.length > 0) this.#outbox.send(tell)
+          this.#told = tell.length > 0
+          this.#abort({ reason: 'error', error })
+        },
+        closed,
+      },
+    )
     this.closed = new Promise((resolve) => (this.#closedResolve = resolve))
     this.ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve
@@ -238,6 +271,14 @@ export class Connection extends EventEmitter {
     return this.#closeInfo !== undefined
   }
 
+  /**
+   * The user name the peer authenticated as (its `user` option), once the handshake is done;
+   * undefined if it sent none. With a per-user secret (listen's `users`) the peer proved it.
+   */
+  get peerUser(): string | undefined {
+    return this.#handshake.peerUser
+  }
+
   /** The features the peer said it speaks in its handshake (empty before it). */
   get peerFeatures(): ReadonlySet<string> {
     return this.#handshake.peerFeatures
@@ -290,13 +331,19 @@ export class Connection extends EventEmitter {
   }
 
   #hello(d: unknown[], i: number): void {
-    const wasReady = this.#handshake.stage === Stage.Ready
-    const answer = this.#handshake.receive(d, i)
-    if (answer !== undefined) this.#outbox.send(answer)
-    if (wasReady) return
+    this.#handshake.receive(d, i)
+  }
+
+  /** The handshake is done: make the root (from a factory), start the heartbeat, let operations go. */
+  #ready(makeRoot?: () => void): void {
     clearTimeout(this.#handshakeTimer)
     const l = this.#limits
     this.#transport.setLimits?.({ readFrame: l.maxFrameBytes, writeFrame: this.#handshake.peerFrame, outgoing: l.maxOutgoingBytes })
+    try {
+      makeRoot?.()
+    } catch (error) {
+      return this.#abort({ reason: 'error', error })
+    }
     if (this.#heartbeatMs > 0) {
       this.#heartbeat = new Heartbeat(
         this.#heartbeatMs,
@@ -327,7 +374,8 @@ export class Connection extends EventEmitter {
     this.#closeInfo = info
     clearTimeout(this.#handshakeTimer)
     this.#heartbeat?.stop()
-    const err = new ConnectionClosedError(info)
+    // an authentication failure is the error itself for `ready` and every pending call
+    const err = info.error instanceof AuthenticationError ? info.error : new ConnectionClosedError(info)
     this.#readyReject(err)
     this.#caller.abort(err)
     this.#callee.abort(err)
@@ -336,7 +384,8 @@ export class Connection extends EventEmitter {
     this.#exports.clear()
     this.#imports.clear()
     try {
-      const closing = this.#transport.close(info)
+      // what we told the peer (DENY) must not be cut off by a reset
+      const closing = this.#transport.close(this.#told ? { reason: 'local' } : info)
       if (closing instanceof Promise) closing.catch(noop)
     } finally {
       this.#closedResolve(info)

@@ -5,7 +5,7 @@
 export const PROTOCOL_VERSION = 1
 
 /** Features this implementation speaks; sent in the handshake for forward compatibility. */
-export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat'] as const
+export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat', 'secret'] as const
 
 /** A table id. 0 is the root; > 0 an export the owner allocated; < 0 a result id the peer chose. */
 export type Id = number
@@ -29,11 +29,24 @@ export const RELEASE = 21
 export const BYE = 22
 export const CANCEL = 23
 export const BEAT = 24
+export const PROOF = 25
+export const DENY = 26
+
+/** DENY's `why`: what the sender refused. Unknown codes read as a refusal without a reason. */
+export const enum Deny {
+  /** The receiver's proof did not verify (wrong secret, unknown user, a reflected nonce). */
+  Proof = 0,
+  /** The sender requires a secret; the receiver offered none (its HELLO had no nonce). */
+  NeedsSecret = 1,
+  /** The sender has no secret; the receiver offered one. */
+  NoSecret = 2,
+}
 
 // A transport message is a batch: one flat array of messages, each its tag followed by its fields.
 // Flat, because structured clone and v8.serialize pay per nested array.
 //
-// HELLO, version, features, options          handshake, sent first by both sides
+// HELLO, version, features, options          handshake, sent first by both sides; options
+//                                            { root, heard, nonce?, user? } (HelloOptions)
 // op, rid, target, path, pull, argc, args... an operation (op: its code in OPS); rid the caller-
 //                                            chosen result id (negative); target a table id (0
 //                                            root, >0 export, <0 an earlier rid); path the
@@ -55,6 +68,11 @@ export const BEAT = 24
 //                                            callee aborts the call's signal, sends no answer and
 //                                            drops the result (CANCEL stands for its release)
 // BEAT, answer                               heartbeat: 0 asks the peer to answer, 1 answers
+// PROOF, mac                                 the shared secret: the sender knows it; mac (32 bytes)
+//                                            is HMAC-SHA256(secret, label || receiver's nonce ||
+//                                            sender's nonce || sender's user || receiver's user)
+// DENY, why                                  authentication failed (why: a Deny code); the sender
+//                                            closes after it
 
 /** How many fields follow each fixed-size tag (operations: see messageLength). */
 const FIELDS: readonly number[] = (() => {
@@ -68,6 +86,8 @@ const FIELDS: readonly number[] = (() => {
   f[BYE] = 1
   f[CANCEL] = 1
   f[BEAT] = 1
+  f[PROOF] = 1
+  f[DENY] = 1
   return f
 })()
 
@@ -97,4 +117,8 @@ export interface HelloOptions {
   root: boolean
   /** Whether this side had the peer's HELLO before it sent this one (else the peer answers). */
   heard: boolean
+  /** With a secret: this side's challenge, 32 random bytes. Absent: this side has no secret. */
+  nonce?: Uint8Array
+  /** The user name this side authenticates as (not secret; the peer picks its secret by it). */
+  user?: string
 }

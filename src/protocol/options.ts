@@ -1,6 +1,7 @@
 // Connection options: their defaults and the checks that refuse bad ones with a TypeError that
 // names the key. Exported so that endpoints and server/ validate before they start anything.
 import type { ConnectionOptions } from '../types.ts'
+import { checkSecret, checkUser, type Secret, type SecretLookup } from './auth.ts'
 
 /** The limits a connection applies when its options do not say. */
 export const DEFAULT_LIMITS = {
@@ -30,10 +31,14 @@ export interface Resolved {
   timeout: number | undefined
   /** Heartbeat in ms; 0 for none. */
   heartbeat: number
+  /** The shared secret (or its lookup by the peer's user name); undefined for none. */
+  secret: Secret | SecretLookup | undefined
+  /** The user name this side authenticates as. */
+  user: string | undefined
   limits: { -readonly [K in keyof typeof DEFAULT_LIMITS]: number }
 }
 
-const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat'])
+const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat', 'secret', 'user'])
 const LIMIT_KEYS = new Set(Object.keys(DEFAULT_LIMITS))
 
 /**
@@ -52,6 +57,9 @@ export function validateOptions(o: ConnectionOptions, extra: readonly string[] =
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`)
   }
   checkTime('timeout', o.timeout)
+  checkSecret('secret', o.secret)
+  checkUser('user', o.user)
+  if (o.user !== undefined && o.secret === undefined) throw new TypeError('options.user needs options.secret (the user proves who it is with it)')
   if (o.heartbeat !== undefined && o.heartbeat !== false) checkTime('heartbeat', o.heartbeat)
   if (o.limits !== undefined) {
     if (o.limits === null || typeof o.limits !== 'object') throw new TypeError('options.limits must be an object')
@@ -85,6 +93,8 @@ export function resolveOptions(o: ConnectionOptions): Resolved {
     allowDelete: o.allowDelete ?? false,
     timeout: o.timeout,
     heartbeat: o.heartbeat === undefined || o.heartbeat === false ? 0 : o.heartbeat,
+    secret: o.secret,
+    user: o.user,
     limits,
   }
 }

@@ -7,7 +7,7 @@ import { connectStream } from '../endpoints/stream.ts'
 import { handshake } from '../endpoints/handshake.ts'
 import { Registry } from '../protocol/registry.ts'
 import { ConnectionClosedError } from '../errors.ts'
-import { Connection } from '../protocol/connection.ts'
+import { Connection, ROOT_FACTORY, type ServeOptions } from '../protocol/connection.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /** Where to listen or connect: a TCP host and port, or a Unix socket path. */
@@ -24,6 +24,19 @@ export interface ListenOptions extends NetOptions {
    * wrapped one), or throws / rejects to refuse the client (the socket is destroyed).
    */
   authenticate?: (socket: net.Socket) => net.Socket | Promise<net.Socket>
+  /**
+   * Per-user secrets (RPyC's tls_connect username/password): a client connects with
+   * `{ user, secret }` and must prove that user's secret; an unknown user fails exactly as a wrong
+   * secret does. A map of user names to secrets, or a lookup (undefined or a throw refuses). A
+   * client without a user name needs `secret` (if given); with `users` alone it is refused.
+   */
+  users?: Readonly<Record<string, string | Uint8Array>> | ((user: string) => string | Uint8Array | undefined | Promise<string | Uint8Array | undefined>)
+  /**
+   * The object served to every client, or a factory `(conn) => object` called for each connection
+   * once it is authenticated (it may read `conn.peerUser`), before anything is served. A function
+   * here is always taken for a factory: to serve a function itself, return it from one.
+   */
+  root?: object | ((conn: Connection) => object)
 }
 
 /** A farside server: `listen()` makes one. Emits 'connection' (conn) and 'error' (err). */
@@ -71,9 +84,12 @@ export class Server extends EventEmitter {
  * Resolves once listening; rejects with the listen error (EADDRINUSE, ...).
  */
 export async function listen(address: Address, options: ListenOptions = {}): Promise<Server> {
-  const { tls: tlsOptions, authenticate, registry: given, ...rest } = options
+  const { tls: tlsOptions, authenticate, registry: given, users, root, ...rest } = options
   const registry = given ?? new Registry()
-  const connOptions: ConnectionOptions = { ...rest, registry, stacks: rest.stacks ?? false }
+  const connOptions: ServeOptions = { ...rest, registry, stacks: rest.stacks ?? false }
+  if (typeof root === 'function') connOptions[ROOT_FACTORY] = root as (conn: Connection) => object
+  else if (root !== undefined) connOptions.root = root
+  if (users !== undefined) connOptions.secret = userSecrets(users, rest.secret)
   checkAddress(address)
   // bad options fail here, not at the first client
   Connection.validate(connOptions)
@@ -156,6 +172,24 @@ export async function connect(address: Address, options: NetOptions = {}): Promi
   // no Nagle: a lone small frame (a release nobody answers) must not hold up the next call
   if (!('path' in address)) socket.setNoDelay(true)
   return handshake(connectStream(socket, connOptions))
+}
+
+/** listen()'s `users` (and `secret`, for clients that send no user name) as one secret lookup. */
+function userSecrets(users: NonNullable<ListenOptions['users']>, shared: ConnectionOptions['secret']): NonNullable<ConnectionOptions['secret']> {
+  if (typeof shared === 'function') throw new TypeError('options.secret must not be a function when options.users is given')
+  let lookup: (user: string) => unknown
+  if (typeof users === 'function') lookup = users
+  else if (users !== null && typeof users === 'object') {
+    // a Map, not the object: a user named `constructor` or `__proto__` must find nothing
+    const table = new Map<string, string | Uint8Array>()
+    for (const [name, secret] of Object.entries(users)) {
+      const ok = typeof secret === 'string' ? secret.length > 0 : secret instanceof Uint8Array && secret.byteLength > 0
+      if (!ok) throw new TypeError(`options.users[${JSON.stringify(name)}] must be a non-empty string, Buffer or Uint8Array`)
+      table.set(name, secret)
+    }
+    lookup = (user) => table.get(user)
+  } else throw new TypeError('options.users must be an object of user names to secrets, or a function')
+  return (user) => (user === undefined ? shared : (lookup(user) as string | Uint8Array | undefined))
 }
 
 function checkAddress(a: Address): void {

@@ -79,9 +79,16 @@ export class IpcTransport implements Transport {
     if (this.#closing !== undefined) return this.#closing
     this.#closed = true
     this.#ep.off('message', this.#onMessage)
+    // Node's channel delivers each message of a read chunk on its own tick; one that comes after
+    // a disconnect with no 'message' listener left is pushed onto the nulled channel and throws
+    // (internal/child_process emit()). A closing side often still has its peer's last words in
+    // flight (a DENY crossing ours), so it keeps listening to nothing.
+    this.#ep.on('message', noop)
     this.#ep.off('disconnect', this.#onDisconnect)
     this.#closing = Promise.resolve(this.#opts.teardown())
     this.#inbox.close(info)
     return this.#closing
   }
 }
+
+function noop() {}
