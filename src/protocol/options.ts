@@ -17,6 +17,8 @@ export interface Resolved {
   localStacks: boolean
   allowSet: boolean
   allowDelete: boolean
+  /** Serve classic mode (src/classic) to the peer. */
+  classic: boolean
   /** Default per-operation timeout in ms; undefined for none. */
   timeout: number | undefined
   /** Heartbeat in ms; 0 for none. */
@@ -24,7 +26,7 @@ export interface Resolved {
   limits: { maxExports: number; maxInFlight: number; handshakeTimeout: number } & Limits
 }
 
-const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat'])
+const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'classic', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat'])
 const LIMIT_KEYS = new Set(['maxFrameBytes', 'maxExports', 'maxInFlight', 'handshakeTimeout'])
 
 /**
@@ -39,7 +41,7 @@ export function validateOptions(o: ConnectionOptions, extra: readonly string[] =
   if (o.root !== undefined && (o.root === null || (typeof o.root !== 'object' && typeof o.root !== 'function'))) {
     throw new TypeError('options.root must be an object or function')
   }
-  for (const k of ['allowSet', 'allowDelete', 'stacks', 'localStacks'] as const) {
+  for (const k of ['allowSet', 'allowDelete', 'classic', 'stacks', 'localStacks'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`)
   }
   checkTime('timeout', o.timeout)
@@ -70,6 +72,7 @@ export function resolveOptions(o: ConnectionOptions): Resolved {
     localStacks: o.localStacks ?? true,
     allowSet: o.allowSet ?? false,
     allowDelete: o.allowDelete ?? false,
+    classic: o.classic ?? false,
     timeout: o.timeout,
     heartbeat: o.heartbeat === undefined || o.heartbeat === false ? 0 : o.heartbeat,
     limits,
