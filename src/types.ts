@@ -46,6 +46,12 @@ export interface ConnectionOptions {
   allowSet?: boolean
   /** Let the peer delete properties on this side's objects. Default false. */
   allowDelete?: boolean
+  /**
+   * Serve classic mode to the peer (RPyC's SlaveService): `conn.modules`, `eval`, `execute`,
+   * `run`, `upload`/`download` and `redirectStdio` from its side. Full remote code execution, for
+   * trusted peers only. Default false.
+   */
+  classic?: boolean
   /** Send error stacks to the peer. Default true (false for servers made by listen()). */
   stacks?: boolean
   /**

@@ -24,6 +24,8 @@ const allowed: Record<string, string[]> = {
   endpoints: ['endpoints', 'protocol', 'transport', 'errors.ts'],
   // on top: the public core only (connections made by endpoints, the Connection and Registry)
   server: ['server', 'endpoints', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],
+  // next to the server: the Connection's public members and its injection hook, nothing deeper
+  classic: ['classic', 'protocol/connection.ts', 'errors.ts'],
   cli: ['index.ts'],
 }
 

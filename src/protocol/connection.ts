@@ -7,6 +7,7 @@ import { appendLocalStack, captureCallSite } from '../codec/errors.ts'
 import { handleOf, makeProxy, type Handle, type ProxyHost } from '../proxy/remote.ts'
 import { Boxing, type BoxingParts } from './boxing.ts'
 import { Callee } from './callee.ts'
+import { CLASSIC } from './handlers.ts'
 import { Caller } from './caller.ts'
 import { WireFault } from './fault.ts'
 import { Handshake, Stage } from './handshake.ts'
@@ -18,7 +19,7 @@ import { receiver, type Receiver } from './receive.ts'
 import { Registry } from './registry.ts'
 import { ExportTable, ImportTable } from './tables.ts'
 import type { Transport } from '../transport/transport.ts'
-import type { CallOptions, ConnectionOptions } from '../types.ts'
+import type { CallOptions, ConnectionOptions, Settled } from '../types.ts'
 
 const noop = () => {}
 
@@ -163,6 +164,7 @@ export class Connection extends EventEmitter {
         allowDelete: o.allowDelete,
         isRemote: (v) => handleOf(v) !== undefined,
         attached: new Set(),
+        classic: o.classic ? () => (this.#classicServed ??= this.#serveClassic()) : undefined,
       },
       limits: o.limits,
       closed,
@@ -241,6 +243,67 @@ export class Connection extends EventEmitter {
   /** Stops offering `name`. Returns whether it was offered. */
   unexport(name: string): boolean {
     return this.#registry.unexport(name)
+  }
+
+  // ---- classic mode (RPyC's SlaveService): the caller's side; src/classic serves it ----
+  // The peer's service is fetched by a reserved name, which a peer without `classic: true`
+  // refuses with AccessError; the serving side is injected (serveClassic) so the core does not
+  // import src/classic.
+
+  /** @internal Set by src/classic when it loads: makes one connection's classic service. */
+  static serveClassic: ((conn: Connection) => object) | undefined
+  #classic: any
+  #classicServed: object | undefined
+
+  #serveClassic(): object {
+    if (Connection.serveClassic === undefined) throw new Error('classic mode is not loaded in this process: import farside from its package index')
+    return Connection.serveClassic(this)
+  }
+
+  /** @internal The peer's classic service: one RemotePromise, kept, so every use pipelines on it. */
+  classicService(): any {
+    return (this.#classic ??= this.fetch(CLASSIC))
+  }
+
+  /**
+   * The peer's built-in and installed modules, each loaded there on first use and resolved from
+   * its working directory: `await conn.modules.os.hostname()` is one round trip;
+   * `conn.modules['node:fs']`, `conn.modules.lodash`. A missing module rejects, naming it.
+   * Classic mode: without `classic: true` on the peer, every use rejects with AccessError.
+   */
+  get modules(): any {
+    return this.classicService().modules
+  }
+
+  /**
+   * Evaluates the expression `expr` in this connection's namespace on the peer (shared with
+   * execute() and run()); resolves with its value, a promise's settled value, crossing as any
+   * result does. Rejects with what it throws (SyntaxError for a statement). Classic mode.
+   */
+  async eval(expr: string): Promise<any> {
+    if (typeof expr !== 'string') throw new TypeError('eval() needs an expression string')
+    return await this.classicService().eval(expr)
+  }
+
+  /**
+   * Runs the statements `code` in this connection's namespace on the peer: its top-level
+   * declarations and assignments stay there for later eval(), execute() and run(). Resolves
+   * when they have run (no top-level await). Classic mode.
+   */
+  async execute(code: string): Promise<void> {
+    if (typeof code !== 'string') throw new TypeError('execute() needs a code string')
+    await this.classicService().execute(code)
+  }
+
+  /**
+   * Teleports `fn`: its source runs on the peer, in this connection's namespace, called with
+   * `args` (which cross as any arguments do: callbacks call home). Rejects before running with
+   * a ReferenceError naming each variable the function closes over that the peer does not
+   * define. Default parameters, async and arrow functions work. Classic mode.
+   */
+  async run<F extends (...args: any[]) => unknown>(fn: F, ...args: Parameters<F>): Promise<Settled<Awaited<ReturnType<F>>>> {
+    if (typeof fn !== 'function') throw new TypeError('run() needs a function')
+    return await this.classicService().run(Function.prototype.toString.call(fn), args)
   }
 
   /**

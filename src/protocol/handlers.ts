@@ -16,7 +16,12 @@ export interface HandlerContext {
   isRemote(value: unknown): boolean
   /** Names this connection's peer attached: it may replace those, and no others. */
   attached: Set<string>
+  /** The classic-mode service of this connection (made on first use); undefined without `classic: true`. */
+  classic?: (() => unknown) | undefined
 }
+
+/** The reserved name classic mode's service is fetched by; no registry can shadow it. */
+export const CLASSIC = 'farside:classic'
 
 type Handler = (ctx: HandlerContext, target: unknown, path: Path, args: unknown[]) => unknown
 
@@ -144,6 +149,10 @@ export const handlers: Record<Op, Handler> = {
 
   fetch: (ctx, _target, _path, [name]) => {
     if (typeof name !== 'string') throw new TypeError('fetch needs a name')
+    if (name === CLASSIC) {
+      if (ctx.classic === undefined) throw new AccessError('the peer does not serve classic mode: it needs classic: true')
+      return ctx.classic()
+    }
     if (!ctx.registry.has(name)) throw new ReferenceError(`no export named '${name}'`)
     return ctx.registry.get(name)
   },

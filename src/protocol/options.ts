@@ -27,6 +27,8 @@ export interface Resolved {
   localStacks: boolean
   allowSet: boolean
   allowDelete: boolean
+  /** Serve classic mode (src/classic) to the peer. */
+  classic: boolean
   /** Default per-operation timeout in ms; undefined for none. */
   timeout: number | undefined
   /** Heartbeat in ms; 0 for none. */
@@ -38,7 +40,7 @@ export interface Resolved {
   limits: { -readonly [K in keyof typeof DEFAULT_LIMITS]: number }
 }
 
-const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat', 'secret', 'user'])
+const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'classic', 'stacks', 'localStacks', 'limits', 'registry', 'timeout', 'heartbeat', 'secret', 'user'])
 const LIMIT_KEYS = new Set(Object.keys(DEFAULT_LIMITS))
 
 /**
@@ -53,7 +55,7 @@ export function validateOptions(o: ConnectionOptions, extra: readonly string[] =
   if (o.root !== undefined && (o.root === null || (typeof o.root !== 'object' && typeof o.root !== 'function'))) {
     throw new TypeError('options.root must be an object or function')
   }
-  for (const k of ['allowSet', 'allowDelete', 'stacks', 'localStacks'] as const) {
+  for (const k of ['allowSet', 'allowDelete', 'classic', 'stacks', 'localStacks'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`options.${k} must be a boolean`)
   }
   checkTime('timeout', o.timeout)
@@ -91,6 +93,7 @@ export function resolveOptions(o: ConnectionOptions): Resolved {
     localStacks: o.localStacks ?? true,
     allowSet: o.allowSet ?? false,
     allowDelete: o.allowDelete ?? false,
+    classic: o.classic ?? false,
     timeout: o.timeout,
     heartbeat: o.heartbeat === undefined || o.heartbeat === false ? 0 : o.heartbeat,
     secret: o.secret,
