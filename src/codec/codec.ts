@@ -226,7 +226,8 @@ function classify(value: object, copyMode: boolean): Kind {
   if (!copyMode && isRefMarked(value)) return Kind.Ref
   if (Array.isArray(value)) return Kind.Array
   const proto = Object.getPrototypeOf(value)
-  if (proto === Object.prototype || proto === null) return Kind.Plain
+  // an object with a `then` function crosses by reference: the peer must never adopt it by value
+  if (proto === Object.prototype || proto === null) return !copyMode && typeof (value as { then?: unknown }).then === 'function' ? Kind.Ref : Kind.Plain
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) return Kind.Leaf
   if (proto === Map.prototype) return Kind.MapLike
   if (proto === Set.prototype) return Kind.SetLike
@@ -241,6 +242,24 @@ function classify(value: object, copyMode: boolean): Kind {
 /** MessagePorts cross as themselves (they must be in the transfer list). */
 function isTransferableHandle(value: object): boolean {
   return value instanceof MessagePort
+}
+
+// A peer's by-value object with a `then` function is data, never a thenable: farside's own
+// promise machinery must not call a peer's `then` (it may never call back, or its owner may have
+// gone, and an adoption never learns that it failed). Decoding notes such objects here; farside
+// itself sends objects with a `then` function by reference, so only a hostile peer sends them.
+const wireThenables = new WeakSet<object>()
+
+function noteThen(value: object): void {
+  if (typeof (value as { then?: unknown }).then === 'function') wireThenables.add(value)
+}
+
+/** Why a promise of farside's does not take a peer's by-value thenable as its value. */
+export const WIRE_THENABLE = "the peer sent a by-value object with a `then` function as a promise's value: farside does not adopt a peer's thenable (a farside peer sends such objects by reference)"
+
+/** Whether `value` is a by-value object from a peer with a `then` function (data, not a thenable). */
+export function isWireThenable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && wireThenables.has(value)
 }
 
 export class Decoder {
@@ -289,7 +308,10 @@ export class Decoder {
     }
     if (Array.isArray(value)) {
       memo.set(value, value)
-      for (let i = 0; i < value.length; i++) if (typeof value[i] === 'object' && value[i] !== null) this.#walk(value as unknown as Record<number, unknown>, i)
+      // a sparse array claims any length for a few bytes: past a size, visit only what is there
+      if (value.length > 65_536) for (const k of Object.keys(value)) this.#walk(value as unknown as Record<string, unknown>, k)
+      else for (let i = 0; i < value.length; i++) if (typeof value[i] === 'object' && value[i] !== null) this.#walk(value as unknown as Record<number, unknown>, i)
+      noteThen(value)
       return
     }
     const tag = (value as Marker)[TAG]
@@ -323,6 +345,7 @@ export class Decoder {
     if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
       memo.set(value, value)
       for (const k of Object.keys(value)) this.#walk(value as Record<string, unknown>, k)
+      noteThen(value)
     }
   }
 
@@ -349,6 +372,7 @@ export class Decoder {
         const inner = m.v as Record<string, unknown>
         this.#memo!.set(m, inner)
         for (const k of Object.keys(inner)) this.#walk(inner, k)
+        noteThen(inner)
         return inner
       }
       case 'v': {

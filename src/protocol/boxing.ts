@@ -2,7 +2,7 @@
 // and promises, importing the peer's, resolving references back to this side's own objects and
 // results. The codec decides how a value crosses; this file gives it this connection's tables.
 import { AccessError } from '../errors.ts'
-import { Decoder, Encoder, TAG, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
+import { Decoder, Encoder, TAG, WIRE_THENABLE, isWireThenable, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
 import { visible } from './policy.ts'
 import { WireFault } from './fault.ts'
 import { SETTLE, type Id } from './messages.ts'
@@ -119,7 +119,8 @@ export class Boxing {
     this.#peerPromises.delete(pid)
     try {
       const v = this.decode(wire)
-      if (ok) deferred.resolve(v)
+      if (ok && isWireThenable(v)) deferred.reject(new TypeError(WIRE_THENABLE))
+      else if (ok) deferred.resolve(v)
       else deferred.reject(v)
     } catch (err) {
       if (err instanceof WireFault) throw err

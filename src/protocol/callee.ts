@@ -3,11 +3,11 @@
 // limits on what the peer may make this side hold or run.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { AbortError, ProtocolError } from '../errors.ts'
-import { Decoder } from '../codec/codec.ts'
+import { Decoder, isWireThenable } from '../codec/codec.ts'
 import { handleOf } from '../proxy/remote.ts'
 import { handlers, type HandlerContext } from './handlers.ts'
 import { WireFault } from './fault.ts'
-import { RET, THROW, type Id, type Op, type Path } from './messages.ts'
+import { MAX_ARGS, MAX_PATH, RET, THROW, type Id, type Op, type Path } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
 import type { Boxing } from './boxing.ts'
 import type { ExportEntry, ExportTable } from './tables.ts'
@@ -124,7 +124,11 @@ export class Callee {
     }
     // a one-name path crosses as the name alone
     const path = (typeof wirePath === 'string' || typeof wirePath === 'number' ? [wirePath] : wirePath) as Path
-    if (!Array.isArray(path)) throw new WireFault(`malformed '${op}' message`)
+    if (!Array.isArray(path) || path.length > MAX_PATH) throw new WireFault(`malformed '${op}' message`)
+    for (let k = 0; k < path.length; k++) {
+      const name = path[k]
+      if (typeof name !== 'string' && typeof name !== 'number') throw new WireFault(`malformed '${op}' message: a path holds names only`)
+    }
     const p = this.#p
     // pull 2: answer and forget (the caller will not build on it, so it is not stored)
     const entry: Served = { value: undefined, refs: 1, state: 0, pull: pull !== 0, drop: pull === 2, copy: op === 'obtain', byRef: op === 'hold' }
@@ -159,9 +163,12 @@ export class Callee {
     if (gate !== undefined || t instanceof Promise || dec?.pending !== undefined) {
       // It must wait (for its target, a pipelined argument, or an earlier operation on the same
       // target that waits): later operations on this target wait until it has started.
-      const ready = (gate ?? RESOLVED).then(() => Promise.all([t, dec?.settle()]))
+      // only a promise of our own is awaited here: a target that is a peer's by-value object
+      // with a `then` function is data, and Promise.all would adopt it
+      const target0 = t
+      const ready = (gate ?? RESOLVED).then(() => Promise.all([target0 instanceof Promise ? target0 : undefined, dec?.settle()]))
       const call = new ServedCall(p.connection, op)
-      const result = ready.then(([tv]) => this.#invoke(call, op, tv, path, holder === undefined ? args : argList(holder.v)))
+      const result = ready.then(([tv]) => notAdopted(this.#invoke(call, op, target0 instanceof Promise ? tv : target0, path, holder === undefined ? args : argList(holder.v))))
       const opened = ready.then(noop, noop)
       this.#gates.set(target, opened)
       void opened.then(() => {
@@ -176,7 +183,7 @@ export class Callee {
     } catch (err) {
       return this.#finish(rid, entry, 2, err)
     }
-    if (result === null || (typeof result !== 'object' && typeof result !== 'function') || typeof (result as PromiseLike<unknown>).then !== 'function') {
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function') || typeof (result as PromiseLike<unknown>).then !== 'function' || isWireThenable(result)) {
       return this.#finish(rid, entry, 1, result)
     }
     // a promise, a thenable, or a RemotePromise of some connection (forwarding): wait for it
@@ -287,8 +294,17 @@ export class Callee {
   }
 }
 
+/**
+ * A result about to settle a promise: a peer's by-value object with a `then` function would be
+ * adopted (its `then` called by this side's promise machinery), so it is refused instead.
+ */
+function notAdopted(v: unknown): unknown {
+  if (isWireThenable(v)) throw new TypeError("a peer's by-value object with a `then` function cannot be the result of an operation that waited: farside does not adopt a peer's thenable")
+  return v
+}
+
 /** A decoded argument list; anything else is a broken peer. */
 function argList(v: unknown): unknown[] {
-  if (!Array.isArray(v)) throw new WireFault('an argument list must be an array')
+  if (!Array.isArray(v) || v.length > MAX_ARGS) throw new WireFault('an argument list must be an array (of at most 2^20 arguments)')
   return v
 }

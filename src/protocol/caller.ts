@@ -2,9 +2,9 @@
 // result state, timer and signal), pipelining on results not yet back, and what happens
 // when a result arrives, times out, is cancelled or is let go.
 import { AbortError, ConnectionClosedError, TimeoutError, type CloseInfo } from '../errors.ts'
-import { Encoder, TAG, isMarked, isPlain, type Marker } from '../codec/codec.ts'
+import { Encoder, TAG, WIRE_THENABLE, isMarked, isPlain, isWireThenable, type Marker } from '../codec/codec.ts'
 import { handleOf, localOp, localState, makeProxy, type Handle, type ProxyHost, type ResultState } from '../proxy/remote.ts'
-import { CANCEL, OP_CODE, PULL, type Id, type Op } from './messages.ts'
+import { CANCEL, MAX_INLINE_ARGS, OP_CODE, PULL, type Id, type Op } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
 import { WireFault } from './fault.ts'
 import type { Boxing } from './boxing.ts'
@@ -66,7 +66,7 @@ export class Caller {
     if (opts?.signal?.aborted) return this.failed(abortError(opts.signal))
     let wire: unknown
     const outbox = this.#p.outbox
-    if (args !== undefined && !isPlain(args)) {
+    if (args !== undefined && (args.length > MAX_INLINE_ARGS || !isPlain(args))) {
       const enc = new Encoder(this.boxing.encodeHost, { stacks: this.#p.stacks })
       try {
         wire = enc.encode(args)
@@ -191,6 +191,10 @@ export class Caller {
         outcome = 2
       }
     } else value = wire
+    if (outcome === 1 && isWireThenable(value)) {
+      value = new TypeError(WIRE_THENABLE)
+      outcome = 2
+    }
     this.#detach(state)
     this.settle(state, outcome, value)
   }

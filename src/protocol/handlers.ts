@@ -5,7 +5,7 @@ import { AccessError } from '../errors.ts'
 import { checkName, visible, visibleKeys } from './policy.ts'
 import { handleOf } from '../proxy/remote.ts'
 import type { Registry } from './registry.ts'
-import type { Op, Path } from './messages.ts'
+import { MAX_NEXT, type Op, type Path } from './messages.ts'
 
 /** What handlers may know about the connection they serve. */
 export interface HandlerContext {
@@ -138,7 +138,7 @@ export const handlers: Record<Op, Handler> = {
   // [n]: n > 0: up to n items as [items, done]; n = 0: close the iterator (return()).
   next: (_ctx, target, path, [n]) => {
     const it = walk(target, path) as Iterator<unknown> | AsyncIterator<unknown>
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new TypeError('next needs a count')
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_NEXT) throw new TypeError(`next needs a count from 0 to ${MAX_NEXT}`)
     checkName(it, n === 0 ? 'return' : 'next')
     if (n === 0) {
       const r = typeof it.return === 'function' ? it.return() : undefined

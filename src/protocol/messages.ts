@@ -74,6 +74,19 @@ export const enum Deny {
 // DENY, why                                  authentication failed (why: a Deny code); the sender
 //                                            closes after it
 
+/**
+ * Bounds on counts a peer states (a sparse array of length 2^32 - 1 costs a few bytes on the
+ * wire, so no length from the wire is walked before it is checked against one of these).
+ */
+/** Most plain arguments one operation carries inline; a caller with more encodes them (argc -1). */
+export const MAX_INLINE_ARGS = 65_536
+/** Most arguments of one call, however they cross. */
+export const MAX_ARGS = 1_048_576
+/** Most names in one operation's property path. */
+export const MAX_PATH = 1024
+/** Most items one `next` may ask for. */
+export const MAX_NEXT = 100_000
+
 /** How many fields follow each fixed-size tag (operations: see messageLength). */
 const FIELDS: readonly number[] = (() => {
   const f: number[] = []
@@ -101,7 +114,7 @@ export function messageLength(d: readonly unknown[], i: number): number {
   if (typeof tag !== 'number') return -1
   if (tag >= 0 && tag < OPS.length && Number.isInteger(tag)) {
     const argc = d[i + 5]
-    if (typeof argc !== 'number' || !Number.isInteger(argc) || argc < -1) return -1
+    if (typeof argc !== 'number' || !Number.isInteger(argc) || argc < -1 || argc > MAX_INLINE_ARGS) return -1
     n = 6 + (argc === -1 ? 1 : argc)
   } else {
     const fields = FIELDS[tag]

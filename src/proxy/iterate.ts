@@ -13,6 +13,8 @@ export function bufferedIterator(host: ProxyHost, h: Handle, options: IterOption
   for (const [name, v] of [['chunk', chunk], ['max', max], ['factor', factor]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`buffiter ${name} must be a positive integer, not ${v}`)
   }
+  // the most one `next` may ask for (protocol/messages.ts MAX_NEXT; the proxy layer cannot import it)
+  if (max > 100_000) throw new RangeError(`buffiter max must be at most 100000, not ${max}`)
   if (chunk > max) chunk = max
   const it = host.op('iter', h)
   const itHandle = handleOf(it)!
@@ -38,6 +40,11 @@ export function bufferedIterator(host: ProxyHost, h: Handle, options: IterOption
             Promise.resolve(close()).then(finish, finish)
           } else finish()
           throw err
+        }
+        // what a peer answers is checked before it is walked: [items (no more than asked), done]
+        if (!Array.isArray(result) || !Array.isArray(result[0]) || result[0].length > chunk) {
+          finish()
+          throw new TypeError('the peer answered next() with something other than [items, done]')
         }
         chunk = Math.min(chunk * factor, max)
         buffer = result[0]
