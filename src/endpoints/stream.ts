@@ -2,6 +2,7 @@
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { Connection } from '../protocol/connection.ts'
 import { StreamTransport } from '../transport/stream.ts'
+import { BYE } from '../protocol/messages.ts'
 import type { ConnectionOptions } from '../types.ts'
 import { withHeartbeat } from './heartbeat.ts'
 
@@ -27,6 +28,17 @@ export function connectStream(stream: Duplex | { readable: Readable; writable: W
   }
   const max = options?.limits?.maxFrameBytes
   return new Connection(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), withHeartbeat(options))
+}
+
+/**
+ * Tells a stream's peer why it is turned away (a goodbye with the reason, as a connection's fault
+ * would), then ends the stream: its connect() fails with that reason rather than a bare reset.
+ */
+export function turnAway(stream: Duplex, reason: string): void {
+  const transport = new StreamTransport(stream, stream)
+  // [BYE, reason]
+  transport.send([BYE, reason])
+  void transport.close({ reason: 'local' })
 }
 
 function isReadable(s: unknown): boolean {

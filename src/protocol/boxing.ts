@@ -1,7 +1,7 @@
 // The hosts the codec calls while it encodes and decodes for one connection: exporting objects
 // and promises, importing the peer's, resolving references back to this side's own objects and
 // results. The codec decides how a value crosses; this file gives it this connection's tables.
-import { AccessError } from '../errors.ts'
+import { AccessError, ProtocolError } from '../errors.ts'
 import { Decoder, Encoder, TAG, WIRE_THENABLE, isWireThenable, type DecodeHost, type EncodeHost, type Marker } from '../codec/codec.ts'
 import { visible } from './policy.ts'
 import { WireFault } from './fault.ts'
@@ -26,6 +26,8 @@ export interface BoxingParts {
   markerOf(value: object): Marker | undefined
   /** A new proxy of the peer's export `id` holding one reference. */
   makeImport(id: Id, tracker: Tracker): object
+  /** Most of the peer's promises and objects this side keeps at once (limits.maxExports). */
+  maxHeld: number
 }
 
 const noop = () => {}
@@ -165,6 +167,7 @@ export class Boxing {
     }
     const live = this.#p.imports.take(id)
     if (live !== undefined) return live
+    this.#checkHeld()
     const tracker: Tracker = { id, count: 1 }
     const proxy = this.#p.makeImport(id, tracker)
     this.#p.imports.add(id, proxy, tracker)
@@ -173,12 +176,20 @@ export class Boxing {
 
   #importPromise(id: Id): Promise<unknown> {
     if (!Number.isInteger(id) || id <= 0 || this.#peerPromises.has(id)) throw new WireFault('bad promise id')
+    this.#checkHeld()
     let d!: Deferred
     const p = new Promise((resolve, reject) => (d = { resolve, reject }))
     // a peer must not be able to crash this process with a rejection nobody here awaits
     p.catch(noop)
     this.#peerPromises.set(id, d)
     return p
+  }
+
+  // A marker costs the peer a few bytes and this side a proxy or a promise: they count against
+  // the same limit as what this side exports (a million promise markers were 364 MB of heap)
+  #checkHeld(): void {
+    const held = this.#peerPromises.size + this.#p.imports.size
+    if (held >= this.#p.maxHeld) throw new ProtocolError(`too many of the peer's objects and promises held on this connection (limits.maxExports is ${this.#p.maxHeld})`)
   }
 
   #local(id: Id): unknown {

@@ -14,6 +14,9 @@ import { Handshake, Stage } from './handshake.ts'
 import { Heartbeat } from './heartbeat.ts'
 import { BEAT, BYE, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
 import { resolveOptions, validateOptions, type Resolved } from './options.ts'
+
+// what the server layer reads of the defaults (it sits on the public core only)
+export { DEFAULT_LIMITS } from './options.ts'
 import { Outbox, Soon, isOp } from './outbox.ts'
 import { receiver, type Receiver } from './receive.ts'
 import { Registry } from './registry.ts'
@@ -44,6 +47,23 @@ function rootFrom(factory: (conn: Connection) => object, conn: Connection): obje
 function markFailure(err: unknown): never {
   appendLocalStack(err, captureCallSite())
   throw err
+}
+
+/** Longest reason a goodbye carries. */
+const MAX_REASON = 300
+
+/** The goodbye's reason for a fault: the error's own message, short. */
+function reasonText(error: Error): string {
+  const m = typeof error.message === 'string' ? error.message : 'a protocol error'
+  return m.length > MAX_REASON ? `${m.slice(0, MAX_REASON)}…` : m
+}
+
+/** How a peer's goodbye closes this side: 'close' is a plain close; anything else says why. */
+function byeInfo(reason: unknown): CloseInfo {
+  if (reason === 'close' || typeof reason !== 'string') return { reason: 'peer' }
+  if (reason === 'auth') return { reason: 'error', error: new AuthenticationError('authentication failed: the peer refused this side') }
+  const text = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason
+  return { reason: 'peer', error: new ProtocolError(`the peer gave up on this connection: ${text}`) }
 }
 
 /** Counters a connection keeps; also the way tests and users find leaks. */
@@ -90,6 +110,8 @@ export class Connection extends EventEmitter {
   #closeInfo: CloseInfo | undefined
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined
   #limits: Resolved['limits']
+  /** Names the peer attached in this side's registry; they go when the connection closes. */
+  #attached = new Map<string, unknown>()
   /** Set when this side closes after telling the peer why: the transport then ends gracefully. */
   #told = false
 
@@ -148,6 +170,7 @@ export class Connection extends EventEmitter {
       closed,
       markerOf: (v) => this.#caller.markerOf(v),
       makeImport: (id, tracker) => makeProxy({ host, base: id, path: [], result: undefined, tracker }),
+      maxHeld: o.limits.maxExports,
     }
     this.#boxing = new Boxing(boxParts)
     // the caller and boxing need each other: boxing encodes the caller's arguments, and asks the
@@ -162,8 +185,9 @@ export class Connection extends EventEmitter {
         registry: this.#registry,
         allowSet: o.allowSet,
         allowDelete: o.allowDelete,
-        isRemote: (v) => handleOf(v) !== undefined,
-        attached: new Set(),
+        owned: (v) => (v !== null && typeof v === 'object') || typeof v === 'function' ? this.#exports.has(v as object) || v === boxParts.root : false,
+        attached: this.#attached,
+        maxAttached: o.limits.maxAttached,
         classic: o.classic ? () => (this.#classicServed ??= this.#serveClassic()) : undefined,
       },
       limits: o.limits,
@@ -192,7 +216,7 @@ export class Connection extends EventEmitter {
     this.root = makeProxy(this.#caller.rootHandle())
 
     this.#handshakeTimer = setTimeout(() => {
-      this.#abort({ reason: 'error', error: new WireFault(`no handshake from the peer within ${o.limits.handshakeTimeout} ms`) })
+      this.#fail(new WireFault(`no handshake from the peer within ${o.limits.handshakeTimeout} ms`))
     }, o.limits.handshakeTimeout)
     this.#handshakeTimer.unref?.()
     const receive = receiver({
@@ -203,11 +227,11 @@ export class Connection extends EventEmitter {
       seen: () => {
         if (this.#heartbeat !== undefined) this.#heartbeat.frames++
       },
-      fault: (error) => this.#abort({ reason: 'error', error }),
+      fault: (error) => this.#fail(error),
     })
     // a stranger may make this side buffer only a small frame until the handshake is done
     transport.setLimits?.({ readFrame: Math.min(o.limits.handshakeBytes, o.limits.maxFrameBytes), writeFrame: o.limits.maxFrameBytes, outgoing: o.limits.maxOutgoingBytes })
-    transport.start({ message: receive, close: (info) => this.#abort(info) })
+    transport.start({ message: receive, close: (info) => this.#abort(info), fault: (error) => this.#fail(error) })
     this.#outbox.send(this.#handshake.hello())
   }
 
@@ -387,8 +411,8 @@ export class Connection extends EventEmitter {
     t[BEAT] = (d, i) => {
       if (d[i + 1] === 0) this.#outbox.push(Soon.Reply, BEAT, 1)
     }
-    // [BYE, reason]
-    t[BYE] = () => this.#abort({ reason: 'peer' })
+    // [BYE, reason]: 'close', or why the peer gave up on this connection
+    t[BYE] = (d, i) => this.#abort(byeInfo(d[i + 1]))
     t[HELLO] = (d, i) => this.#hello(d, i)
     return t
   }
@@ -432,6 +456,18 @@ export class Connection extends EventEmitter {
 
   // ---- the one abort path ----
 
+  /**
+   * A fault of the peer's (a broken rule, a limit crossed, no handshake in time): tell it why in
+   * a goodbye, where the transport can still carry one, then close.
+   */
+  #fail(error: Error): void {
+    if (this.#closeInfo !== undefined) return
+    // [BYE, reason]
+    this.#outbox.send([BYE, reasonText(error)])
+    this.#told = true
+    this.#abort({ reason: 'error', error })
+  }
+
   #abort(info: CloseInfo): void {
     if (this.#closeInfo !== undefined) return
     this.#closeInfo = info
@@ -444,6 +480,9 @@ export class Connection extends EventEmitter {
     this.#callee.abort(err)
     this.#boxing.abort(err)
     this.#outbox.clear()
+    // what the peer attached leaves with it (unless this side exported something else there since)
+    for (const [name, value] of this.#attached) if (this.#registry.get(name) === value) this.#registry.unexport(name)
+    this.#attached.clear()
     this.#exports.clear()
     this.#imports.clear()
     try {

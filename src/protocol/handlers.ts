@@ -12,10 +12,14 @@ export interface HandlerContext {
   registry: Registry
   allowSet: boolean
   allowDelete: boolean
-  /** Whether a value is a proxy (of any connection): attach refuses those. */
-  isRemote(value: unknown): boolean
-  /** Names this connection's peer attached: it may replace those, and no others. */
-  attached: Set<string>
+  /** Whether a value is this side's own object, served to this peer (the only kind it may attach). */
+  owned(value: unknown): boolean
+  /**
+   * Names this connection's peer attached, with what it attached: it may replace those and no
+   * others, at most `maxAttached` at once; the connection unexports them when it closes.
+   */
+  attached: Map<string, unknown>
+  maxAttached: number
   /** The classic-mode service of this connection (made on first use); undefined without `classic: true`. */
   classic?: (() => unknown) | undefined
 }
@@ -70,6 +74,9 @@ function callMethod(parent: unknown, name: unknown, args: unknown[]): unknown {
 }
 
 
+
+/** Longest name a peer may attach. */
+const MAX_NAME = 256
 
 export const handlers: Record<Op, Handler> = {
   get: (_ctx, target, path) => walk(target, path),
@@ -160,13 +167,16 @@ export const handlers: Record<Op, Handler> = {
   browse: (ctx) => ctx.registry.browse(),
 
   attach: (ctx, _target, _path, [value, name]) => {
-    if (typeof name !== 'string' || name === '') throw new TypeError('attach needs a non-empty name')
-    if (value === null || (typeof value !== 'object' && typeof value !== 'function') || ctx.isRemote(value)) {
-      throw new TypeError('attach needs an object that the peer owns (a Remote from this connection)')
+    if (typeof name !== 'string' || name === '' || name.length > MAX_NAME) throw new TypeError(`attach needs a name of 1 to ${MAX_NAME} characters`)
+    // only an object of this side's that the peer holds a Remote of: a by-value object (a `then`
+    // of the peer's choosing, megabytes of data) would let one client poison what others fetch
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function') || !ctx.owned(value)) {
+      throw new TypeError("attach needs a Remote of the serving side's own object (one it served to this connection)")
     }
     if (ctx.registry.has(name) && !ctx.attached.has(name)) throw new AccessError(`'${name}' is exported already; a peer may replace only names it attached`)
+    if (!ctx.attached.has(name) && ctx.attached.size >= ctx.maxAttached) throw new AccessError(`too many names attached by this connection (limits.maxAttached is ${ctx.maxAttached})`)
     ctx.registry.export(name, value)
-    ctx.attached.add(name)
+    ctx.attached.set(name, value)
     return undefined
   },
 

@@ -2,7 +2,7 @@
 // table. Any throw while reading or dispatching a peer's message is a protocol fault for this
 // connection alone, never an exception that escapes into the transport.
 import { WireFault } from './fault.ts'
-import { messageLength } from './messages.ts'
+import { BYE, messageLength } from './messages.ts'
 
 /** Handles the message whose tag is at d[i]; its fields follow. */
 export type Receiver = (d: unknown[], i: number) => void
@@ -10,7 +10,7 @@ export type Receiver = (d: unknown[], i: number) => void
 export interface ReceiveParts {
   /** Receivers by tag, once the handshake is done. */
   table: readonly (Receiver | undefined)[]
-  /** The receiver of everything before the handshake is done. */
+  /** The receiver of everything before the handshake is done (BYE excepted). */
   handshake: Receiver
   ready(): boolean
   closed(): boolean
@@ -32,7 +32,7 @@ export function receiver(p: ReceiveParts): (data: unknown) => void {
       const length = messageLength(data, i)
       if (length < 0) return p.fault(new WireFault(`malformed message at index ${i} of a batch`))
       try {
-        if (!p.ready()) p.handshake(data, i)
+        if (!p.ready() && data[i] !== BYE) p.handshake(data, i)
         else {
           const receive = p.table[data[i] as number]
           if (receive === undefined) throw new WireFault('unexpected message')

@@ -43,6 +43,11 @@ export class ExportTable {
     return fresh
   }
 
+  /** Whether `value` is exported by reference. */
+  has(value: object): boolean {
+    return this.#ids.has(value)
+  }
+
   /** A new id that names no entry (promises exported by reference use these). */
   allocate(): number {
     return this.#next++

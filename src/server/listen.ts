@@ -3,11 +3,11 @@
 import * as net from 'node:net'
 import * as tls from 'node:tls'
 import { EventEmitter } from 'node:events'
-import { connectStream } from '../endpoints/stream.ts'
+import { connectStream, turnAway } from '../endpoints/stream.ts'
 import { handshake } from '../endpoints/handshake.ts'
 import { Registry } from '../protocol/registry.ts'
-import { ConnectionClosedError } from '../errors.ts'
-import { Connection, ROOT_FACTORY, type ServeOptions } from '../protocol/connection.ts'
+import { ConnectionClosedError, ProtocolError } from '../errors.ts'
+import { Connection, DEFAULT_LIMITS, ROOT_FACTORY, type ServeOptions } from '../protocol/connection.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /** Where to listen or connect: a TCP host and port, or a Unix socket path. */
@@ -95,6 +95,7 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   Connection.validate(connOptions)
   if (authenticate !== undefined && typeof authenticate !== 'function') throw new TypeError('options.authenticate must be a function')
   const authTimeout = rest.limits?.handshakeTimeout ?? 30_000
+  const maxConnections = rest.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections
   let server: Server | undefined
   const onSocket = (socket: net.Socket) => {
     if (!('path' in address)) socket.setNoDelay(true)
@@ -103,6 +104,13 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   const accept = async (socket: net.Socket) => {
     socket.on('error', () => {}) // errors before the connection takes the socket: nothing to tell
     if (server!.closing) return void socket.destroy()
+    if (server!.connections.size + server!.pending.size >= maxConnections) {
+      // told, not just dropped: the client's error says why
+      const reason = `the server is full (limits.maxConnections is ${maxConnections})`
+      turnAway(socket, reason)
+      server!.emit('refused', new ProtocolError(reason))
+      return
+    }
     server!.pending.add(socket)
     try {
       if (authenticate !== undefined) {

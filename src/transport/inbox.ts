@@ -25,6 +25,13 @@ export class Inbox {
     else this.#held?.push(message)
   }
 
+  /** Hands a fault in the peer's input to the sink; false if it takes none (then close). */
+  fault(error: Error): boolean {
+    if (this.#sink?.fault === undefined) return false
+    this.#sink.fault(error)
+    return true
+  }
+
   /** Tells the sink why the transport closed, once; later messages are dropped. */
   close(info: CloseInfo): void {
     if (this.#closedWith !== undefined) return

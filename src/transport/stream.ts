@@ -40,6 +40,8 @@ export class StreamTransport implements Transport {
   #scheduled = false
   #waitingDrain = false
   #closed = false
+  /** A bad frame came: nothing more is read (the connection is closing). */
+  #broken = false
   #closing: Promise<void> | undefined
   #opts: StreamTransportOptions
   #listeners: [Readable | Writable, string, (...a: any[]) => void][] = []
@@ -123,7 +125,7 @@ export class StreamTransport implements Transport {
   // Whole frames inside a chunk are read in place; only a frame split across chunks is copied,
   // once, into the partial buffer.
   #onData(chunk: Buffer): void {
-    if (this.#closed) return
+    if (this.#closed || this.#broken) return
     this.bytesIn += chunk.length
     let at = 0
     if (this.#partialLength > 0) {
@@ -179,7 +181,7 @@ export class StreamTransport implements Transport {
   #fits(length: number, head: Buffer, at: number): boolean {
     if (length <= this.#limits.readFrame) return true
     const error = this.#framed ? new ProtocolError(`a frame of ${length} bytes is over the limit (${this.#limits.readFrame} bytes)`) : notFarside(head.subarray(at, at + 16), length, this.#limits.readFrame)
-    this.close({ reason: 'error', error })
+    this.#fault(error)
     return false
   }
 
@@ -190,12 +192,20 @@ export class StreamTransport implements Transport {
       message = deserialize(frame)
     } catch (err) {
       const what = this.#framed ? 'a frame could not be deserialized' : 'the peer does not speak farside (its first frame is not a node:v8 message)'
-      this.close({ reason: 'error', error: new ProtocolError(what, { cause: err }) })
+      this.#fault(new ProtocolError(what, { cause: err }))
       return false
     }
     this.#framed = true
     this.#inbox.deliver(message)
     return !this.#closed
+  }
+
+  // What comes after a bad frame cannot be read: stop reading, and let the connection tell the peer.
+  #fault(error: Error): void {
+    this.#broken = true
+    this.#partial = Buffer.alloc(0)
+    this.#partialLength = 0
+    if (!this.#inbox.fault(error)) this.close({ reason: 'error', error })
   }
 
   // The stream ended or failed. Where the end has a better reason (a child's exit code or signal,

@@ -15,6 +15,11 @@ export interface TransportSink {
    * malformed. Called exactly once, after which `message` is never called again.
    */
   close(info: CloseInfo): void
+  /**
+   * The peer's input is unusable (a frame over the limit, one that does not deserialize): the
+   * connection tells the peer why, where it still can, and closes. Transports without it close.
+   */
+  fault?(error: Error): void
 }
 
 /** What a connection bounds on its transport. */
