@@ -49,6 +49,12 @@ function markFailure(err: unknown): never {
   throw err
 }
 
+/** A table id from the wire: an integer, or the message is broken (unknown ids are fine). */
+function idOf(v: unknown): Id {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new WireFault('a message names a bad id')
+  return v
+}
+
 /** Longest reason a goodbye carries. */
 const MAX_REASON = 300
 
@@ -397,12 +403,12 @@ export class Connection extends EventEmitter {
     const serve = (d: unknown[], i: number) => this.#callee.serve(OPS[d[i] as number]!, d, i)
     for (let op = 0; op < OPS.length; op++) t[op] = serve
     // [RET, rid, value] | [THROW, rid, error]
-    t[RET] = (d, i) => this.#caller.answer(d[i + 1] as Id, true, d[i + 2])
-    t[THROW] = (d, i) => this.#caller.answer(d[i + 1] as Id, false, d[i + 2])
+    t[RET] = (d, i) => this.#caller.answer(idOf(d[i + 1]), true, d[i + 2])
+    t[THROW] = (d, i) => this.#caller.answer(idOf(d[i + 1]), false, d[i + 2])
     // [RELEASE, id, count]
     t[RELEASE] = (d, i) => this.#exports.release(d[i + 1] as Id, d[i + 2] as number)
     // [SETTLE, pid, ok, value]
-    t[SETTLE] = (d, i) => this.#boxing.settle(d[i + 1] as Id, d[i + 2], d[i + 3])
+    t[SETTLE] = (d, i) => this.#boxing.settle(idOf(d[i + 1]), d[i + 2], d[i + 3])
     // [PULL, rid]
     t[PULL] = (d, i) => this.#callee.pull(d[i + 1])
     // [CANCEL, rid]

@@ -67,7 +67,7 @@ export class ExportTable {
   /** Drops `count` references to `id`; the entry goes when none are left. Refuses bad counts. */
   release(id: number, count: number): void {
     // both come from the wire: look before using them (a Map lookup of any value is safe)
-    if (typeof id !== 'number') throw new WireFault('a release names a bad id')
+    if (typeof id !== 'number' || !Number.isInteger(count) || count <= 0) throw new WireFault('a release must name an id and a positive count')
     const entry = this.#entries.get(id)
     if (entry === undefined) return // already gone: a release may cross a close of the same id
     if (!Number.isInteger(count) || count <= 0 || count > entry.refs) throw new WireFault(`bad release count for id ${id} (holds ${entry.refs})`)
