@@ -13,7 +13,7 @@ import {
 import { BYE, HELLO, OP_CODE, PROTOCOL_VERSION, RET, SETTLE } from '../src/protocol/messages.ts'
 import { TAG } from '../src/codec/codec.ts'
 import { StreamTransport } from '../src/transport/stream.ts'
-import { rejects, within } from './harness.ts'
+import { rejects, testCert, within } from './harness.ts'
 
 const frame = (v: unknown) => {
   const body = serialize(v)
@@ -168,6 +168,20 @@ s('a client that stops reading is cut off at limits.maxOutgoingBytes; others go 
   await stillServes(server)
   raw.socket.destroy()
   await server.close()
+})
+
+s('a plain client against a TLS server, and a TLS client against a plain one, are told so', async (ctx) => {
+  const { key, cert } = await testCert()
+  const secure = await listen({ port: 0 }, { root: service(), tls: { key, cert } })
+  const plainToTls = await rejects(connect(secure.address as Address), ConnectionClosedError)
+  assert.match(plainToTls.message, /is it a TLS server\? \(pass the `tls` option\)/)
+  const accepted = new Promise<Connection>((r) => ctx.server.once('connection', r))
+  const tlsToPlain = await rejects(connect(ctx.server.address as Address, { tls: { ca: cert } }), ConnectionClosedError)
+  assert.match(tlsToPlain.message, /the server does not speak TLS/)
+  const info = await within((await accepted).closed)
+  assert.match(String((info.error as Error).message), /the peer speaks TLS and this side does not/)
+  await secure.close()
+  await stillServes(ctx.server)
 })
 
 s.run()

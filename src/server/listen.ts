@@ -175,11 +175,23 @@ export async function connect(address: Address, options: NetOptions = {}): Promi
     })
   } catch (err) {
     socket.destroy()
-    throw new ConnectionClosedError({ reason: 'error', error: err }, `could not connect to ${where}: ${(err as Error).message}`)
+    // a TLS client that meets a plain farside server reads its HELLO as a broken TLS record
+    const plainServer = tlsOptions !== undefined && /wrong version number|WRONG_VERSION_NUMBER/i.test(String((err as Error)?.message) + String((err as { code?: unknown })?.code))
+    const hint = plainServer ? ': the server does not speak TLS (drop the `tls` option, or give the server one)' : ''
+    throw new ConnectionClosedError({ reason: 'error', error: err }, `could not connect to ${where}: ${String((err as Error).message).trim()}${hint}`)
   }
   // no Nagle: a lone small frame (a release nobody answers) must not hold up the next call
   if (!('path' in address)) socket.setNoDelay(true)
-  return handshake(connectStream(socket, connOptions))
+  const conn = connectStream(socket, connOptions)
+  try {
+    return await handshake(conn)
+  } catch (err) {
+    // a TLS server drops a plain client's first bytes without a word: say what that looks like
+    if (tlsOptions === undefined && err instanceof ConnectionClosedError && err.reason === 'peer' && conn.stats().bytesIn === 0) {
+      throw new ConnectionClosedError({ reason: 'peer', error: err }, `the server at ${where} closed the connection before a word of farside: is it a TLS server? (pass the \`tls\` option)`)
+    }
+    throw err
+  }
 }
 
 /** listen()'s `users` (and `secret`, for clients that send no user name) as one secret lookup. */
