@@ -57,6 +57,26 @@ for (const [name, start] of Object.entries(starters)) {
     assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the child is gone')
   })
 
+  t('a frozen child that reads nothing: the outgoing bound closes the connection, not memory', async () => {
+    const conn: Connection = await start('serve', { heartbeat: false, limits: { maxOutgoingBytes: 2 * 1024 * 1024 } })
+    const root = conn.root as any
+    const pid = await root.pid()
+    process.kill(pid, 'SIGSTOP')
+    try {
+      const pad = 'x'.repeat(64 * 1024)
+      // one batch a turn, 64 KiB each, until the bound (2 MiB of bytes, or 64 messages) is crossed
+      for (let i = 0; i < 2000 && !conn.isClosed; i++) {
+        root.add(pad, i).then(undefined, () => {})
+        await new Promise((r) => setImmediate(r))
+      }
+      const info = await within(conn.closed, 10_000, 'the bound closing the connection')
+      assert.match(String((info.error as Error)?.message), /the peer is not reading/)
+    } finally {
+      process.kill(pid, 'SIGCONT')
+      await conn.close()
+    }
+  })
+
   t('frozen with SIGSTOP: the heartbeat closes the connection with TimeoutError, pending calls reject', async () => {
     const conn: Connection = await start('serve', { heartbeat: 300 })
     const root = conn.root as any

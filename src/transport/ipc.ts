@@ -1,7 +1,7 @@
 // Transport over a Node IPC channel (child_process.fork with serialization 'advanced', so the
 // channel itself speaks node:v8): the parent's ChildProcess on one side, `process` on the other.
-import type { CloseInfo } from '../errors.ts'
-import type { Transport, TransportSink } from './transport.ts'
+import { ProtocolError, type CloseInfo } from '../errors.ts'
+import type { Transport, TransportLimits, TransportSink } from './transport.ts'
 import { Inbox } from './inbox.ts'
 
 /** What the adapter needs of an IPC endpoint: a ChildProcess or the child's `process`. */
@@ -13,6 +13,11 @@ export interface IpcEndpoint {
   off(event: 'disconnect', fn: () => void): unknown
   readonly connected?: boolean
 }
+
+// Node's IPC channel does not tell how many bytes wait in it, so the outgoing bound counts
+// messages: limits.maxOutgoingBytes / 32 KiB (1024 by default).
+const UNSENT_UNIT = 32 * 1024
+const DEFAULT_MAX_UNSENT = 1024
 
 export interface IpcTransportOptions {
   /** Why the channel ended, once known (the child's exit code and signal, on the parent side). */
@@ -38,8 +43,13 @@ export class IpcTransport implements Transport {
   // exit (code, signal) is the truth to report when it follows soon; the write error only when
   // it does not.
   #onSent = (err: Error | null) => {
+    this.#unsent--
     if (err) this.#end({ reason: 'error', error: err }, true)
   }
+  /** Messages handed to the channel and not yet written (Node does not count their bytes). */
+  #unsent = 0
+  /** Past this many unwritten messages the peer is taken for one that does not read. */
+  #maxUnsent = DEFAULT_MAX_UNSENT
 
   constructor(endpoint: IpcEndpoint, options: IpcTransportOptions) {
     this.#ep = endpoint
@@ -69,9 +79,19 @@ export class IpcTransport implements Transport {
     this.#inbox.start(sink)
   }
 
+  /** Only the outgoing bound applies here: the channel frames and sizes messages itself. */
+  setLimits(limits: TransportLimits): void {
+    this.#maxUnsent = Math.max(64, Math.floor(limits.outgoing / UNSENT_UNIT))
+  }
+
   send(data: unknown): void {
     // a dead channel only fails the write again: drop it, as after close
     if (this.#closed || this.#ending || this.#ep.connected === false) return
+    if (this.#unsent >= this.#maxUnsent) {
+      const error = new ProtocolError(`the peer is not reading: ${this.#unsent} messages wait to be written (limits.maxOutgoingBytes / 32 KiB over IPC is ${this.#maxUnsent})`)
+      return void this.close({ reason: 'error', error })
+    }
+    this.#unsent++
     this.#ep.send!(data, this.#onSent)
   }
 
