@@ -1,6 +1,8 @@
 // The public Connection: its API, ready/closed, events and the one idempotent abort path. It
 // composes the parts (outbox, caller, callee, boxing, handshake, receive table, heartbeat) and
 // speaks to a Transport only; it never learns what carries it.
+// Longer than 400 lines because it is the whole public surface of a connection, each member with
+// its doc comment (classic mode's included); the logic of each concern lives in its part.
 import { EventEmitter } from 'node:events'
 import { AuthenticationError, ConnectionClosedError, FRAME_TOO_LARGE, ProtocolError, type CloseInfo } from '../errors.ts'
 import { appendLocalStack, captureCallSite } from '../codec/errors.ts'
@@ -10,6 +12,7 @@ import { Callee } from './callee.ts'
 import { CLASSIC } from './handlers.ts'
 import { Caller } from './caller.ts'
 import { WireFault } from './fault.ts'
+import { byeInfo, idOf, reasonText } from './goodbye.ts'
 import { Handshake, Stage } from './handshake.ts'
 import { Heartbeat } from './heartbeat.ts'
 import { BEAT, BYE, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
@@ -47,29 +50,6 @@ function rootFrom(factory: (conn: Connection) => object, conn: Connection): obje
 function markFailure(err: unknown): never {
   appendLocalStack(err, captureCallSite())
   throw err
-}
-
-/** A table id from the wire: an integer, or the message is broken (unknown ids are fine). */
-function idOf(v: unknown): Id {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new WireFault('a message names a bad id')
-  return v
-}
-
-/** Longest reason a goodbye carries. */
-const MAX_REASON = 300
-
-/** The goodbye's reason for a fault: the error's own message, short. */
-function reasonText(error: Error): string {
-  const m = typeof error.message === 'string' ? error.message : 'a protocol error'
-  return m.length > MAX_REASON ? `${m.slice(0, MAX_REASON)}…` : m
-}
-
-/** How a peer's goodbye closes this side: 'close' is a plain close; anything else says why. */
-function byeInfo(reason: unknown): CloseInfo {
-  if (reason === 'close' || typeof reason !== 'string') return { reason: 'peer' }
-  if (reason === 'auth') return { reason: 'error', error: new AuthenticationError('authentication failed: the peer refused this side') }
-  const text = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason
-  return { reason: 'peer', error: new ProtocolError(`the peer gave up on this connection: ${text}`) }
 }
 
 /** Counters a connection keeps; also the way tests and users find leaks. */
