@@ -46,7 +46,7 @@ export const enum Deny {
 // Flat, because structured clone and v8.serialize pay per nested array.
 //
 // HELLO, version, features, options          handshake, sent first by both sides; options
-//                                            { root, heard, nonce?, user? } (HelloOptions)
+//                                            { root, heard, frame, nonce?, user? } (HelloOptions)
 // op, rid, target, path, pull, argc, args... an operation (op: its code in OPS); rid the caller-
 //                                            chosen result id (negative); target a table id (0
 //                                            root, >0 export, <0 an earlier rid); path the
@@ -63,7 +63,9 @@ export const enum Deny {
 // THROW, rid, error                          rid rejected with the encoded error
 // SETTLE, pid, ok, value                     a promise exported by reference settled
 // RELEASE, id, count                         drop `count` references to id (what was received)
-// BYE, reason                                the sender is closing on purpose
+// BYE, reason                                the sender is closing: 'close' on purpose; any
+//                                            other string says why it gave up (a fault; may
+//                                            come before the handshake)
 // CANCEL, rid                                the caller gave up on rid (timeout, AbortSignal): the
 //                                            callee aborts the call's signal, sends no answer and
 //                                            drops the result (CANCEL stands for its release)
@@ -130,6 +132,8 @@ export interface HelloOptions {
   root: boolean
   /** Whether this side had the peer's HELLO before it sent this one (else the peer answers). */
   heard: boolean
+  /** The largest frame this side accepts, in bytes (its limits.maxFrameBytes). */
+  frame: number
   /** With a secret: this side's challenge, 32 random bytes. Absent: this side has no secret. */
   nonce?: Uint8Array
   /** The user name this side authenticates as (not secret; the peer picks its secret by it). */
