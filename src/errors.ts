@@ -111,3 +111,50 @@ export const errorClasses: Record<string, new (message: string) => Error> = {
  * message that is too large on its own.
  */
 export const FRAME_TOO_LARGE = 'ERR_FARSIDE_FRAME_TOO_LARGE'
+
+/**
+ * The TypeError for an unknown option key: names it and, when one is close, the nearest name of
+ * `known` ("unknown connection option 'timout' (did you mean 'timeout'?)"). `prefix` goes before
+ * both names ('limits.'). Builds the error; the caller throws it.
+ */
+export function unknownOption(kind: string, key: string, known: Iterable<string>, prefix = ''): TypeError {
+  const near = nearestName(key, known)
+  return new TypeError(`unknown ${kind} '${prefix}${key}'${near === undefined ? '' : ` (did you mean '${prefix}${near}'?)`}`)
+}
+
+/**
+ * The name of `known` nearest to `name`, ignoring case, if it is at most 2 edits away (an insert,
+ * delete, substitution or swap of neighbours each count 1); a case-only difference is 0 edits.
+ * Undefined if none is that close; on a tie, the first.
+ */
+export function nearestName(name: string, known: Iterable<string>): string | undefined {
+  const a = name.toLowerCase()
+  let best: string | undefined
+  let bestDistance = 3
+  for (const candidate of known) {
+    const b = candidate.toLowerCase()
+    // a length gap alone past the bound: skip the table (and a long key costs nothing)
+    if (Math.abs(a.length - b.length) >= bestDistance) continue
+    const d = editDistance(a, b)
+    if (d < bestDistance) [best, bestDistance] = [candidate, d]
+  }
+  return best
+}
+
+/** Optimal string alignment distance: Levenshtein plus adjacent transpositions. */
+function editDistance(a: string, b: string): number {
+  // rows i-2, i-1 and i of the (a.length + 1) x (b.length + 1) table
+  let before: number[] = []
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1)
+      row.push(d)
+    }
+    ;[before, prev] = [prev, row]
+  }
+  return prev[b.length]!
+}

@@ -20,7 +20,7 @@ const allowed: Record<string, string[]> = {
   transport: ['transport', 'errors.ts'],
   proxy: ['proxy'],
   protocol: ['protocol', 'codec', 'proxy', 'errors.ts'],
-  helpers: ['helpers', 'proxy'],
+  helpers: ['helpers', 'proxy', 'errors.ts'],
   endpoints: ['endpoints', 'protocol', 'transport', 'errors.ts'],
   // on top: the public core only (connections made by endpoints, the Connection and Registry)
   server: ['server', 'endpoints', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],

@@ -3,7 +3,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MessageChannel } from 'node:worker_threads'
-import { AbortError, ConnectionClosedError, TimeoutError, connectPort, currentCall, pair, withOptions } from '../src/index.ts'
+import { AbortError, ConnectionClosedError, TimeoutError, buffiter, connect, connectPort, currentCall, fork, listen, pair, spawn, withOptions, worker } from '../src/index.ts'
+import { nearestName } from '../src/errors.ts'
 import { rejects, within } from './harness.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -98,6 +99,48 @@ test('ping({ timeout }) rejects instead of hanging on a peer that never answers'
   await rejects(conn.ping({ timeout: 30 }), TimeoutError, 'ping')
   await conn.close()
   port2.close()
+})
+
+test('a misspelt option names itself and the nearest valid name, in every entry point', async () => {
+  const typo = (name: string, near: string | undefined) =>
+    (e: Error) => e instanceof TypeError && e.message.includes(`'${name}'`) && (near === undefined ? !e.message.includes('did you mean') : e.message.endsWith(`(did you mean '${near}'?)`))
+  assert.throws(() => pair({ timout: 100 } as never), typo('timout', 'timeout'))
+  assert.throws(() => pair({}, { allowset: true } as never), (e: Error) => e.message === "unknown connection option 'allowset' (did you mean 'allowSet'?)")
+  assert.throws(() => pair({ limits: { maxExport: 1 } } as never), (e: Error) => e.message === "unknown limit 'limits.maxExport' (did you mean 'limits.maxExports'?)")
+  assert.throws(() => pair({ sercet: 's' } as never), typo('sercet', 'secret'))
+  assert.throws(() => pair({ somethingElse: 1 } as never), typo('somethingElse', undefined))
+  assert.throws(() => connectPort(new MessageChannel().port1, { heartbaet: 5 } as never), typo('heartbaet', 'heartbeat'))
+  // checked before anything starts: a missing file, no process, no socket, no thread left behind
+  const missing = new URL('./fixtures/does-not-exist.mjs', import.meta.url)
+  await rejects(worker(missing, { workerdata: 1 } as never), TypeError).then((e) => assert.ok(typo('workerdata', 'workerData')(e), e.message))
+  await rejects(worker(missing, { timout: 1 } as never), TypeError).then((e) => assert.ok(typo('timout', 'timeout')(e), e.message))
+  await rejects(fork(missing, [], { exec_argv: [] } as never), TypeError).then((e) => assert.ok(typo('exec_argv', 'execArgv')(e), e.message))
+  await rejects(spawn('does-not-exist', [], { stdio: 'protocol', CWD: '/' } as never), TypeError).then((e) => assert.ok(typo('CWD', 'cwd')(e), e.message))
+  await rejects(listen({ port: 0 }, { autenticate: () => {} } as never), TypeError).then((e) => assert.ok(typo('autenticate', 'authenticate')(e), e.message))
+  await rejects(listen({ port: 0 }, { user: undefined, usres: {} } as never), TypeError).then((e) => assert.ok(typo('usres', 'users')(e), e.message))
+  await rejects(connect({ port: 1 }, { tsl: {} } as never), TypeError).then((e) => assert.ok(typo('tsl', 'tls')(e), e.message))
+  const [a, b] = pair({}, { root: { list: [1, 2, 3] } })
+  assert.throws(() => withOptions(a.root, { timeOut: 5 } as never), (e: Error) => e.message === "unknown call option 'timeOut' (did you mean 'timeout'?)")
+  assert.throws(() => buffiter((a.root as any).list, { chunks: 2 } as never), (e: Error) => e.message === "unknown buffiter option 'chunks' (did you mean 'chunk'?)")
+  assert.throws(() => buffiter((a.root as any).list, { size: 2 } as never), typo('size', undefined))
+  const items: unknown[] = []
+  for await (const x of buffiter((a.root as any).list, { chunk: 1 })) items.push(x)
+  assert.equal(items, [1, 2, 3])
+  await a.close()
+  await b.closed
+})
+
+test('nearestName: case-insensitive, at most 2 edits (a swap is 1), else nothing', () => {
+  const known = ['timeout', 'allowSet', 'allowDelete', 'root']
+  assert.is(nearestName('TIMEOUT', known), 'timeout')
+  assert.is(nearestName('tiemout', known), 'timeout')
+  assert.is(nearestName('tmeot', known), 'timeout')
+  assert.is(nearestName('timeoutxyz', known), undefined)
+  assert.is(nearestName('allowDestroy', known), undefined)
+  assert.is(nearestName('allowDelte', known), 'allowDelete')
+  assert.is(nearestName('rot', known), 'root')
+  assert.is(nearestName('x'.repeat(10_000), known), undefined)
+  assert.is(nearestName('', []), undefined)
 })
 
 test.run()

@@ -9,6 +9,7 @@ import type { CloseInfo } from '../errors.ts'
 import type { Readable } from 'node:stream'
 import type { ConnectionOptions } from '../types.ts'
 import { withHeartbeat } from './heartbeat.ts'
+import { validateOptions } from '../protocol/options.ts'
 
 /** Options of fork() and spawn(): connection options plus the child's own. */
 export interface ChildOptions extends ConnectionOptions {
@@ -22,6 +23,8 @@ export interface SpawnOptions extends ChildOptions {
   /** Must be 'protocol': the child speaks farside on stdin/stdout; stderr passes through (teed). */
   stdio: 'protocol'
 }
+
+const CHILD_KEYS = ['env', 'cwd', 'execArgv']
 
 /** Set in a spawned child's environment: serveParent() then speaks on stdin/stdout. */
 export const STDIO_ENV = 'FARSIDE_STDIO'
@@ -39,6 +42,8 @@ export const STDIO_ENV = 'FARSIDE_STDIO'
 export async function fork(modulePath: string | URL, args: readonly string[] = [], options: ChildOptions = {}): Promise<Connection> {
   if (!Array.isArray(args)) throw new TypeError('fork() args must be an array of strings')
   const { env, cwd, execArgv, ...connOptions } = options
+  // before the child starts: a bad option must not leave a process running
+  validateOptions(connOptions, CHILD_KEYS)
   const child = cp.fork(modulePath, args, {
     serialization: 'advanced',
     stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
@@ -68,6 +73,7 @@ export async function spawn(command: string, args: readonly string[], options: S
   if (options?.stdio !== 'protocol') throw new TypeError("spawn() needs { stdio: 'protocol' }")
   if (!Array.isArray(args)) throw new TypeError('spawn() args must be an array of strings')
   const { env, cwd, execArgv: _unused, stdio: _stdio, ...connOptions } = options
+  validateOptions(connOptions, [...CHILD_KEYS, 'stdio'])
   const child = cp.spawn(command, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...(env ?? process.env), [STDIO_ENV]: '1' },

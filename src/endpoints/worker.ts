@@ -3,6 +3,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads'
 import { Connection } from '../protocol/connection.ts'
 import { WorkerTransport } from '../transport/worker.ts'
 import { started } from './start.ts'
+import { validateOptions } from '../protocol/options.ts'
 import type { ConnectionOptions } from '../types.ts'
 
 /** worker() options: connection options plus the Worker's own. */
@@ -15,6 +16,8 @@ export interface WorkerConnectOptions extends ConnectionOptions {
   transferList?: WorkerOptions['transferList']
 }
 
+const WORKER_KEYS = ['workerData', 'env', 'execArgv', 'resourceLimits', 'transferList']
+
 /**
  * Starts a worker thread running `file` (which calls serveParent()) and connects to it.
  * Resolves once the handshake is done. Rejects with ConnectionClosedError (exit code, and the
@@ -25,6 +28,8 @@ export interface WorkerConnectOptions extends ConnectionOptions {
  */
 export async function worker(file: string | URL, options: WorkerConnectOptions = {}): Promise<Connection> {
   const { workerData, env, execArgv, resourceLimits, transferList, ...connOptions } = options
+  // before the worker starts: a bad option must not leave a thread running
+  validateOptions(connOptions, WORKER_KEYS)
   const w = new Worker(file, {
     workerData,
     ...(transferList !== undefined ? { transferList } : {}),

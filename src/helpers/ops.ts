@@ -4,7 +4,10 @@ import { handleOf, type Handle, type IterOptions } from '../proxy/handle.ts'
 import { makeProxy } from '../proxy/remote.ts'
 import { bufferedIterator } from '../proxy/iterate.ts'
 import type { Connection } from '../protocol/connection.ts'
+import { unknownOption } from '../errors.ts'
 import type { CallOptions, Remote, RemotePromise, Settled } from '../types.ts'
+
+const ITER_KEYS = ['chunk', 'max', 'factor']
 
 function handle(r: unknown, fn: string): Handle {
   const h = handleOf(r)
@@ -97,10 +100,15 @@ export async function deliver<T>(conn: Connection, value: T): Promise<Remote<T>>
 /**
  * Iterates a remote iterable in chunks (RPyC buffiter): the first round trip brings `chunk` items
  * (default 2), each next one `factor` (2) times more, up to `max` (1000). Breaking out of the loop
- * calls the remote iterator's return(). `for await (x of remote)` uses the defaults.
+ * calls the remote iterator's return(). `for await (x of remote)` uses the defaults. Throws
+ * TypeError for an unknown option (naming the nearest), RangeError for a bad value.
  */
 export function buffiter<T = unknown>(remote: unknown, options?: IterOptions): AsyncIterableIterator<Settled<T>> {
   const h = handle(remote, 'buffiter')
+  if (options !== undefined) {
+    if (options === null || typeof options !== 'object') throw new TypeError('buffiter() options must be { chunk?, max?, factor? }')
+    for (const k of Object.keys(options)) if (!ITER_KEYS.includes(k)) throw unknownOption('buffiter option', k, ITER_KEYS)
+  }
   return bufferedIterator(h.host, h, options) as AsyncIterableIterator<Settled<T>>
 }
 
@@ -116,7 +124,7 @@ export function buffiter<T = unknown>(remote: unknown, options?: IterOptions): A
 export function withOptions<T>(remote: T, options: CallOptions): T {
   const h = handle(remote, 'withOptions')
   if (options === null || typeof options !== 'object') throw new TypeError('withOptions() needs { timeout?, signal? }')
-  for (const k of Object.keys(options)) if (k !== 'timeout' && k !== 'signal') throw new TypeError(`unknown call option '${k}'`)
+  for (const k of Object.keys(options)) if (k !== 'timeout' && k !== 'signal') throw unknownOption('call option', k, ['timeout', 'signal'])
   const { timeout, signal } = options
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || timeout > 2 ** 31 - 1)) {
     throw new TypeError('withOptions() timeout must be a number of ms between 1 and 2147483647')

@@ -221,9 +221,9 @@ export class Connection extends EventEmitter {
     this.#outbox.send(this.#handshake.hello())
   }
 
-  /** @internal Throws TypeError for options a connection would refuse. */
-  static validate(options: ConnectionOptions): void {
-    validateOptions(options)
+  /** @internal Throws TypeError for options a connection would refuse (`extra`: see validateOptions). */
+  static validate(options: ConnectionOptions, extra: readonly string[] = []): void {
+    validateOptions(options, extra)
   }
 
   /** A Remote to the object the peer exported under `name` (pipelinable; rejects if there is none). */

@@ -2,6 +2,7 @@
 // names the key. Exported so that endpoints and server/ validate before they start anything.
 import type { ConnectionOptions } from '../types.ts'
 import { checkSecret, checkUser, type Secret, type SecretLookup } from './auth.ts'
+import { unknownOption } from '../errors.ts'
 
 /** The limits a connection applies when its options do not say. */
 export const DEFAULT_LIMITS = {
@@ -44,13 +45,14 @@ const KEYS = new Set(['root', 'allowSet', 'allowDelete', 'classic', 'stacks', 'l
 const LIMIT_KEYS = new Set(Object.keys(DEFAULT_LIMITS))
 
 /**
- * Throws TypeError for options a connection would refuse: an unknown key (named), a wrong type,
- * a limit that is not a positive number. `extra` lists keys the caller (an endpoint) takes itself.
+ * Throws TypeError for options a connection would refuse: an unknown key (named, with the nearest
+ * known name if one is close), a wrong type, a limit that is not a positive number. `extra` lists
+ * keys the caller (an endpoint) takes itself: accepted, and suggested for a misspelt key.
  */
 export function validateOptions(o: ConnectionOptions, extra: readonly string[] = []): void {
   if (o === null || typeof o !== 'object') throw new TypeError('connection options must be an object')
   for (const k of Object.keys(o)) {
-    if (!KEYS.has(k) && !extra.includes(k)) throw new TypeError(`unknown connection option '${k}'`)
+    if (!KEYS.has(k) && !extra.includes(k)) throw unknownOption('connection option', k, [...KEYS, ...extra])
   }
   if (o.root !== undefined && (o.root === null || (typeof o.root !== 'object' && typeof o.root !== 'function'))) {
     throw new TypeError('options.root must be an object or function')
@@ -66,7 +68,7 @@ export function validateOptions(o: ConnectionOptions, extra: readonly string[] =
   if (o.limits !== undefined) {
     if (o.limits === null || typeof o.limits !== 'object') throw new TypeError('options.limits must be an object')
     for (const [k, v] of Object.entries(o.limits)) {
-      if (!LIMIT_KEYS.has(k)) throw new TypeError(`unknown limit 'limits.${k}'`)
+      if (!LIMIT_KEYS.has(k)) throw unknownOption('limit', k, LIMIT_KEYS, 'limits.')
       if (v !== undefined && (typeof v !== 'number' || !(v > 0))) throw new TypeError(`options.limits.${k} must be a positive number`)
     }
     checkTime('limits.handshakeTimeout', o.limits.handshakeTimeout)

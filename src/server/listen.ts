@@ -92,7 +92,7 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   if (users !== undefined) connOptions.secret = userSecrets(users, rest.secret)
   checkAddress(address)
   // bad options fail here, not at the first client
-  Connection.validate(connOptions)
+  Connection.validate(connOptions, ['tls', 'authenticate', 'users'])
   if (authenticate !== undefined && typeof authenticate !== 'function') throw new TypeError('options.authenticate must be a function')
   const authTimeout = rest.limits?.handshakeTimeout ?? 30_000
   const maxConnections = rest.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections
@@ -159,8 +159,10 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
  * socket error (ECONNREFUSED, ENOENT, a TLS certificate error, ...).
  */
 export async function connect(address: Address, options: NetOptions = {}): Promise<Connection> {
-  checkAddress(address)
   const { tls: tlsOptions, ...connOptions } = options
+  // before the socket opens: a bad option must not leave one behind
+  Connection.validate(connOptions, ['tls'])
+  checkAddress(address)
   const where = 'path' in address ? address.path : `${address.host ?? '127.0.0.1'}:${address.port}`
   const socket: net.Socket = tlsOptions !== undefined
     ? tls.connect({ ...tlsOptions, ...('path' in address ? { path: address.path } : { host: address.host ?? '127.0.0.1', port: address.port }) })
