@@ -1,4 +1,4 @@
-// Build: ESM + CJS for the library and its run-time entry files, plus one bundled .d.ts.
+// Build: ESM + CJS for the library and its run-time entry files, plus bundled .d.ts and .d.cts.
 import esbuild from 'rollup-plugin-esbuild'
 import { dts } from 'rollup-plugin-dts'
 import { builtinModules } from 'node:module'
@@ -30,9 +30,15 @@ export default [
     output: { dir: 'dist', format: 'esm', entryFileNames: '[name].js', paths: (id) => (id.endsWith('index.ts') ? './index.js' : id) },
   },
   {
+    // the same declarations twice: .d.ts for `import`, .d.cts for `require` (a .d.ts beside a
+    // "type": "module" package.json would tell TypeScript that require() gets an ES module);
+    // @internal members are left out of what users see
     input: 'src/index.ts',
     external,
-    plugins: [dts()],
-    output: { file: 'dist/index.d.ts', format: 'esm' },
+    plugins: [dts({ compilerOptions: { stripInternal: true } })],
+    output: [
+      { file: 'dist/index.d.ts', format: 'esm' },
+      { file: 'dist/index.d.cts', format: 'esm' },
+    ],
   },
 ]

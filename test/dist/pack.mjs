@@ -1,0 +1,88 @@
+// The package as npm publishes it: `npm pack` (whose prepack builds dist/) into a temporary
+// folder, the tarball installed by name into a project of its own and used from ESM and
+// CommonJS, its types checked by attw (both module systems) and its package.json by publint.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const bin = (name) => join(root, 'node_modules', '.bin', name)
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+// run from `npm test`, npm's own variables (npm_config_local_prefix above all) would point the
+// inner npm at this repository instead of the temporary project
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^(npm_(package_|lifecycle_|command$|config_(local_prefix|call)$)|INIT_CWD$)/i.test(k)),
+)
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+
+const tmp = mkdtempSync(join(tmpdir(), 'farside-pack-'))
+try {
+  // --silent keeps prepack's banner out of the JSON on stdout
+  const [info] = JSON.parse(run(npm, ['pack', '--json', '--silent', '--pack-destination', tmp], root))
+  const files = info.files.map((f) => f.path)
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js']) {
+    assert.ok(files.includes(f), `the tarball lacks ${f}: ${files.join(', ')}`)
+  }
+  assert.deepEqual(files.filter((f) => /^(src|test|bench|examples|node_modules)\//.test(f)), [], 'sources or tests in the tarball')
+  const tarball = join(tmp, info.filename)
+
+  const app = join(tmp, 'app')
+  mkdirSync(app)
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }))
+  const install = ['install', tarball, '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts']
+  try {
+    // the dependencies are in npm's cache after `npm ci`: no network
+    run(npm, [...install, '--offline'], app)
+  } catch {
+    run(npm, [...install, '--prefer-offline'], app)
+  }
+  const installed = join(app, 'node_modules', 'farside')
+  for (const f of ['dist/index.d.ts', 'dist/index.d.cts']) {
+    assert.doesNotMatch(readFileSync(join(installed, f), 'utf8'), /@internal/, `${f} shows @internal members`)
+  }
+
+  writeFileSync(join(app, 'esm.mjs'), [
+    `import { pair, ConnectionClosedError } from 'farside'`,
+    `const [a, b] = pair({}, { root: { add: (x, y) => x + y } })`,
+    `if ((await a.root.add(2, 3)) !== 5) throw new Error('esm: wrong sum')`,
+    `await a.close()`,
+    `await b.closed`,
+    `if (typeof ConnectionClosedError !== 'function') throw new Error('esm: no error classes')`,
+    `console.log('esm ok')`,
+  ].join('\n'))
+  writeFileSync(join(app, 'cjs.cjs'), [
+    `const { pair } = require('farside')`,
+    `;(async () => {`,
+    `  const [a, b] = pair({}, { root: { add: (x, y) => x + y } })`,
+    `  if ((await a.root.add(2, 3)) !== 5) throw new Error('cjs: wrong sum')`,
+    `  await a.close()`,
+    `  await b.closed`,
+    `  console.log('cjs ok')`,
+    `})().catch((err) => { console.error(err); process.exit(1) })`,
+  ].join('\n'))
+  assert.equal(run(process.execPath, ['esm.mjs'], app).trim(), 'esm ok')
+  assert.equal(run(process.execPath, ['cjs.cjs'], app).trim(), 'cjs ok')
+  assert.match(run(join(app, 'node_modules', '.bin', 'farside'), ['--version'], app), /\d+\.\d+\.\d+/)
+
+  // attw on the tarball just packed is `attw --pack .` without building a second time
+  const checks = [
+    ['attw', [tarball, '--format', 'ascii']],
+    ['publint', [installed, '--pack', 'false', '--strict']],
+  ]
+  for (const [name, args] of checks) {
+    try {
+      const out = run(bin(name), args, root)
+      // publint lists suggestions without failing: clean means none
+      assert.doesNotMatch(out, /Suggestions?:|Warnings?:|Errors?:/, `${name}:\n${out}`)
+    } catch (err) {
+      console.error(`${name} found problems:\n${err.stdout ?? ''}${err.stderr ?? ''}${err.stdout === undefined ? err.message : ''}`)
+      throw err
+    }
+  }
+  console.log(`dist-pack: 1 passed, 0 failed (${info.filename}, ${files.length} files, ${Math.round(info.size / 1024)} KiB; attw and publint clean)`)
+} finally {
+  rmSync(tmp, { recursive: true, force: true })
+}
