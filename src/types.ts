@@ -29,7 +29,7 @@ export interface Limits {
   handshakeBytes?: number
   /**
    * Bytes waiting to be written to a peer that does not read them (stream transports), past
-   * which the connection closes with ProtocolError. Default 32 MiB.
+   * which the connection closes with ProtocolError. Default 128 MiB (two of the largest frames).
    */
   maxOutgoingBytes?: number
   /** Names the peer may attach in this side's registry at once (removed when it leaves). Default 100. */

@@ -64,10 +64,13 @@ test('a peer cannot replace a name it did not attach', async () => {
   const svc = new Service()
   const [a, b] = pair({}, { root: svc })
   b.export('db', { query: () => 'real' })
+  const theirs = a.root // the serving side's own root: a peer may attach it under a free name
+  await rejects(a.attach(theirs, 'db'), AccessError)
+  await a.attach(theirs, 'mine')
+  await a.attach(theirs, 'mine') // its own name: fine
+  // a copy it delivered is its own data, never the serving side's object: refused outright
   const fake = await deliver(a, { query: 'fake' })
-  await rejects(a.attach(fake, 'db'), AccessError)
-  await a.attach(fake, 'mine')
-  await a.attach(fake, 'mine') // its own name: fine
+  await rejects(a.attach(fake, 'mine2'), TypeError)
   assert.is(await (a.fetch('db') as any).query(), 'real')
   await a.close()
   await b.closed

@@ -70,7 +70,7 @@ test('calls made in one tick leave in one frame, one write', async () => {
 
 test('a peer that stops reading: the writer waits for drain, then gives up at its bound', async () => {
   const { server, socket } = await rawPeer((_batch, s) => s.pause())
-  const conn = connectStream(socket, { limits: { maxFrameBytes: 256 * 1024 } })
+  const conn = connectStream(socket, { limits: { maxFrameBytes: 256 * 1024, maxOutgoingBytes: 1024 * 1024 } })
   await conn.ready
   const big = 'x'.repeat(200 * 1024)
   const calls: Promise<unknown>[] = []

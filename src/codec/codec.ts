@@ -362,11 +362,14 @@ export class Decoder {
       }
       case 'e': {
         // memoised before the cause and properties are decoded, so a cycle comes back as one
-        return decodeError(m as never, (v) => {
+        const err = decodeError(m as never, (v) => {
           const h = { v }
           this.#walk(h, 'v')
           return h.v
-        }, (err) => this.#memo!.set(m, err))
+        }, (e) => this.#memo!.set(m, e))
+        // an error's own properties come from the peer too: a `then` among them is data
+        if (typeof err === 'object' && err !== null) noteThen(err)
+        return err
       }
       case 'o': {
         const inner = m.v as Record<string, unknown>

@@ -162,6 +162,7 @@ export class Connection extends EventEmitter {
     // the caller and boxing need each other: boxing encodes the caller's arguments, and asks the
     // caller for the markers of its own proxies
     this.#caller.boxing = this.#boxing
+    const held = new WeakSet<object>()
     this.#callee = new Callee({
       connection: this,
       exports: this.#exports,
@@ -171,7 +172,11 @@ export class Connection extends EventEmitter {
         registry: this.#registry,
         allowSet: o.allowSet,
         allowDelete: o.allowDelete,
-        owned: (v) => (v !== null && typeof v === 'object') || typeof v === 'function' ? this.#exports.has(v as object) || v === boxParts.root : false,
+        // this side's own object, served to this peer: not a proxy of anyone's, not a delivered copy
+        owned: (v) => ((v !== null && typeof v === 'object') || typeof v === 'function') && handleOf(v) === undefined && !held.has(v as object)
+          ? this.#exports.has(v as object) || v === boxParts.root
+          : false,
+        held,
         attached: this.#attached,
         maxAttached: o.limits.maxAttached,
         classic: o.classic ? () => (this.#classicServed ??= this.#serveClassic()) : undefined,

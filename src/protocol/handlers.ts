@@ -20,6 +20,8 @@ export interface HandlerContext {
    */
   attached: Map<string, unknown>
   maxAttached: number
+  /** What the peer delivered (hold): its data, kept here, but never this side's own to attach. */
+  held: WeakSet<object>
   /** The classic-mode service of this connection (made on first use); undefined without `classic: true`. */
   classic?: (() => unknown) | undefined
 }
@@ -184,7 +186,11 @@ export const handlers: Record<Op, Handler> = {
 
   // deliver(): keep the value sent; the reply is a reference to it (the callee replies by
   // reference for hold), without marking the value, so it crosses by value again later
-  hold: (_ctx, _target, _path, [value]) => value,
+  hold: (ctx, _target, _path, [value]) => {
+    // a copy the peer sent is its data, not this side's object: it may never be attached
+    if (value !== null && typeof value === 'object') ctx.held.add(value)
+    return value
+  },
 
   // obtain(): the value at path, sent back by value (the connection encodes it in copy mode)
   obtain: (_ctx, target, path) => walk(target, path),

@@ -11,7 +11,7 @@ export const DEFAULT_LIMITS = {
   maxInFlight: 100_000,
   handshakeTimeout: 30_000,
   handshakeBytes: 16 * 1024,
-  maxOutgoingBytes: 32 * 1024 * 1024,
+  maxOutgoingBytes: 128 * 1024 * 1024,
   maxAttached: 100,
   maxConnections: 1000,
 } as const

@@ -101,7 +101,8 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
     if (!('path' in address)) socket.setNoDelay(true)
     void accept(socket)
   }
-  const accept = async (socket: net.Socket) => {
+  const accept = async (accepted: net.Socket) => {
+    let socket = accepted
     socket.on('error', () => {}) // errors before the connection takes the socket: nothing to tell
     if (server!.closing) return void socket.destroy()
     if (server!.connections.size + server!.pending.size >= maxConnections) {
@@ -133,7 +134,8 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
       socket.destroy()
       server!.emit('refused', err)
     } finally {
-      server!.pending.delete(socket)
+      // the socket accepted, not the one authenticate() may have wrapped it in
+      server!.pending.delete(accepted)
     }
   }
   const raw = tlsOptions !== undefined ? tls.createServer(tlsOptions, onSocket) : net.createServer(onSocket)

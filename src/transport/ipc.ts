@@ -15,9 +15,9 @@ export interface IpcEndpoint {
 }
 
 // Node's IPC channel does not tell how many bytes wait in it, so the outgoing bound counts
-// messages: limits.maxOutgoingBytes / 32 KiB (1024 by default).
+// messages: limits.maxOutgoingBytes / 32 KiB (4096 by default).
 const UNSENT_UNIT = 32 * 1024
-const DEFAULT_MAX_UNSENT = 1024
+const DEFAULT_MAX_UNSENT = 4096
 
 export interface IpcTransportOptions {
   /** Why the channel ended, once known (the child's exit code and signal, on the parent side). */

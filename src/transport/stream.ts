@@ -9,7 +9,7 @@ import { Inbox } from './inbox.ts'
 
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 /** Bytes waiting to be written, past which a peer that does not read is a fault. */
-export const DEFAULT_MAX_OUTGOING = 32 * 1024 * 1024
+export const DEFAULT_MAX_OUTGOING = 128 * 1024 * 1024
 const HEADER = 4
 
 export interface StreamTransportOptions {
@@ -85,8 +85,9 @@ export class StreamTransport implements Transport {
     }
     // a peer that stops reading is a fault, not a reason to buffer without bound: what waits
     // (ours and the socket's) may reach the limit, and one frame more
+    // (only once the socket has said it is full: what one turn queues is batching, not backlog)
     const waiting = this.#pendingBytes + this.#out.writableLength
-    if (waiting > this.#limits.outgoing) {
+    if (this.#waitingDrain && waiting > this.#limits.outgoing) {
       this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${waiting} bytes wait to be written (limits.maxOutgoingBytes is ${this.#limits.outgoing})`) })
       return
     }
