@@ -8,16 +8,9 @@ import * as tls from 'node:tls'
 import { serialize } from 'node:v8'
 import { ConnectionClosedError, ProtocolError, connect, listen, type Address, type Connection, type Server } from '../src/index.ts'
 import { HELLO, OP_CODE, PROTOCOL_VERSION } from '../src/protocol/messages.ts'
-import { rejects, socketPath, testCert, within } from './harness.ts'
+import { rejects, socketPath, testCert, within, frame } from './harness.ts'
 import { Service, setUp } from './fixtures/service.ts'
 
-/** One length-prefixed v8 frame, as farside writes it. */
-function frame(message: unknown): Buffer {
-  const body = serialize(message)
-  const head = Buffer.alloc(4)
-  head.writeUInt32BE(body.length)
-  return Buffer.concat([head, body])
-}
 
 interface Kind {
   name: string

@@ -1,5 +1,6 @@
 // Test harness: the transports the conformance suite runs over, and small assertion helpers.
 // Every transport entry starts a peer serving the conformance Service and returns the client end.
+import { serialize } from 'node:v8'
 import * as assert from 'uvu/assert'
 import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
@@ -230,4 +231,12 @@ export async function collect(rounds = 4): Promise<void> {
     gc()
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+/** One length-prefixed v8 frame, as farside's stream transport writes it. */
+export function frame(message: unknown): Buffer {
+  const body = serialize(message)
+  const head = Buffer.alloc(4)
+  head.writeUInt32BE(body.length)
+  return Buffer.concat([head, body])
 }

@@ -13,14 +13,8 @@ import {
 import { BYE, HELLO, OP_CODE, PROTOCOL_VERSION, RET, SETTLE } from '../src/protocol/messages.ts'
 import { TAG } from '../src/codec/codec.ts'
 import { StreamTransport } from '../src/transport/stream.ts'
-import { rejects, testCert, within } from './harness.ts'
+import { rejects, testCert, within, frame } from './harness.ts'
 
-const frame = (v: unknown) => {
-  const body = serialize(v)
-  const head = Buffer.alloc(4)
-  head.writeUInt32BE(body.length)
-  return Buffer.concat([head, body])
-}
 const hello = [HELLO, PROTOCOL_VERSION, [], { root: true, heard: true }]
 
 class Item {

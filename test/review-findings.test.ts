@@ -8,14 +8,8 @@ import { deserialize, serialize } from 'node:v8'
 import { connect, deliver, listen, type Address, type Connection, type Server } from '../src/index.ts'
 import { HELLO, OP_CODE, PROTOCOL_VERSION, SETTLE, messageLength } from '../src/protocol/messages.ts'
 import { TAG } from '../src/codec/codec.ts'
-import { testCert, within } from './harness.ts'
+import { testCert, within, frame } from './harness.ts'
 
-const frame = (v: unknown) => {
-  const body = serialize(v)
-  const head = Buffer.alloc(4)
-  head.writeUInt32BE(body.length)
-  return Buffer.concat([head, body])
-}
 const hello = [HELLO, PROTOCOL_VERSION, [], { root: true, heard: true }]
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -5,14 +5,8 @@ import * as net from 'node:net'
 import { serialize, deserialize } from 'node:v8'
 import { ConnectionClosedError, ProtocolError, connectStream } from '../src/index.ts'
 import { HELLO, PROTOCOL_VERSION, RET, messageLength } from '../src/protocol/messages.ts'
-import { within } from './harness.ts'
+import { within, frame } from './harness.ts'
 
-const frame = (m: unknown) => {
-  const body = serialize(m)
-  const head = Buffer.alloc(4)
-  head.writeUInt32BE(body.length)
-  return Buffer.concat([head, body])
-}
 
 /** A hand-written peer: says hello, records every frame it reads, answers calls with `ret`. */
 async function rawPeer(onFrame: (batch: unknown[], socket: net.Socket) => void) {

@@ -3,6 +3,9 @@
 // agnostic: it talks to the connection through the small EncodeHost / DecodeHost interfaces.
 import { isCopyMarked, isRefMarked, takeTransfer } from './marks.ts'
 import { decodeError, encodeError } from './errors.ts'
+import { noteThen } from './thenables.ts'
+
+export { WIRE_THENABLE, isWireThenable } from './thenables.ts'
 import { MessagePort } from 'node:worker_threads'
 import type { Transferable } from '../types.ts'
 
@@ -242,24 +245,6 @@ function classify(value: object, copyMode: boolean): Kind {
 /** MessagePorts cross as themselves (they must be in the transfer list). */
 function isTransferableHandle(value: object): boolean {
   return value instanceof MessagePort
-}
-
-// A peer's by-value object with a `then` function is data, never a thenable: farside's own
-// promise machinery must not call a peer's `then` (it may never call back, or its owner may have
-// gone, and an adoption never learns that it failed). Decoding notes such objects here; farside
-// itself sends objects with a `then` function by reference, so only a hostile peer sends them.
-const wireThenables = new WeakSet<object>()
-
-function noteThen(value: object): void {
-  if (typeof (value as { then?: unknown }).then === 'function') wireThenables.add(value)
-}
-
-/** Why a promise of farside's does not take a peer's by-value thenable as its value. */
-export const WIRE_THENABLE = "the peer sent a by-value object with a `then` function as a promise's value: farside does not adopt a peer's thenable (a farside peer sends such objects by reference)"
-
-/** Whether `value` is a by-value object from a peer with a `then` function (data, not a thenable). */
-export function isWireThenable(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && wireThenables.has(value)
 }
 
 export class Decoder {
