@@ -19,4 +19,5 @@ export {
 } from './errors.ts'
 export type { Remote, RemotePromise, Settled, Arg, ConnectionOptions, CallOptions, Limits } from './types.ts'
 export type { Transport, TransportSink } from './transport/transport.ts'
+export type { TraceContext, ConnectionEvent } from './protocol/tracing.ts'
 export type { PortLike, WebPortLike } from './transport/message-port.ts'

@@ -271,9 +271,10 @@ type LocalReturn<R> = [R] extends [void] ? void : Arg<Awaited<R>> | PromiseLike<
 
 /**
  * Names a Remote does not show: those the access policy refuses (`_private`, `constructor`, ...),
- * and `then`, which would make a settled Remote thenable (read such a property with `get()`).
+ * `then`, which would make a settled Remote thenable, and `toJSON`, which a Remote keeps for
+ * itself so that `JSON.stringify(r)` throws a clear TypeError (read such members with `get()`).
  */
-type Hidden = 'then' | 'constructor' | 'prototype' | 'caller' | 'callee' | 'arguments'
+type Hidden = 'then' | 'toJSON' | 'constructor' | 'prototype' | 'caller' | 'callee' | 'arguments'
 
 /** Names a pending result keeps for itself, as a promise (`catch`, `finally`): use `get()`. */
 type PromiseNames = 'catch' | 'finally'

@@ -387,7 +387,7 @@ test('listen(): a root factory that throws closes that connection only', async (
   const info = await served!.closed
   assert.instance(info.error, RangeError)
   if (conn instanceof Error) assert.instance(conn, ConnectionClosedError)
-  else await rejects((conn as Connection).root.x(), ConnectionClosedError, 'a call on the failed connection')
+  else await rejects((conn as Connection<{ x(): void }>).root.x(), ConnectionClosedError, 'a call on the failed connection')
   if (!(conn instanceof Error)) await (conn as Connection).close()
   await server.close()
 })

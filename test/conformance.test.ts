@@ -1,16 +1,17 @@
 // The conformance suite: the same behaviour tests over every transport in harness.ts.
 import { suite } from 'uvu'
+import { inspect } from 'node:util'
 import * as assert from 'uvu/assert'
 import {
   AbortError, AccessError, ConnectionClosedError, RemoteError, TimeoutError, buffiter, connectionOf, deliver, get, has,
   isRemote, keys, obtain, release, same, set, withOptions, type Connection,
 } from '../src/index.ts'
 import { transports, rejects, within, collect, type Peer } from './harness.ts'
-import type { Service, Counter } from './fixtures/service.ts'
+import type { Service, Counter, Node } from './fixtures/service.ts'
 import type { Remote } from '../src/index.ts'
 
 for (const transport of transports) {
-  const t = suite<{ peer: Peer; conn: Connection; root: Remote<Service> }>(`conformance/${transport.name}`)
+  const t = suite<{ peer: Peer; conn: Connection<Service>; root: Remote<Service> }>(`conformance/${transport.name}`)
 
   t.before(async (ctx) => {
     ctx.peer = await within(transport.start(), 20000, `starting ${transport.name}`)
@@ -23,7 +24,7 @@ for (const transport of transports) {
   })
 
   // each test also checks that nothing this side asked for is still pending when it is done
-  const test = (name: string, fn: (ctx: { peer: Peer; conn: Connection; root: Remote<Service> }) => Promise<void>) =>
+  const test = (name: string, fn: (ctx: { peer: Peer; conn: Connection<Service>; root: Remote<Service> }) => Promise<void>) =>
     t(name, async (ctx) => {
       await fn(ctx)
       assert.is(ctx.conn.stats().inFlight, 0, 'calls left in flight')
@@ -183,7 +184,7 @@ for (const transport of transports) {
     const node = await root.makeNode(3)
     await conn.attach(node, 'node3')
     assert.ok((await conn.browse()).includes('node3'))
-    assert.is(await conn.fetch('node3').value, 3)
+    assert.is(await conn.fetch<Node>('node3').value, 3)
     await rejects(conn.attach({}, 'x'), TypeError)
   })
 
@@ -355,6 +356,24 @@ for (const transport of transports) {
     assert.ok(isRemote(remote))
     assert.equal(await root.echo(remote), { a: 1, list: [1, 2] }, 'the delivered copy is plain data again over there')
     assert.equal(await obtain(remote), { a: 1, list: [1, 2] })
+  })
+
+  test('says what it is: conn.transport, util.inspect of Remotes, clear errors for coercion', async ({ root, conn }) => {
+    assert.is(conn.transport, transport.kind)
+    const via = [conn.transport, conn.peer].filter(Boolean).join(' ')
+    assert.is(inspect(root), `Remote root (${via})`)
+    const node = await root.makeNode(1)
+    assert.match(inspect(node), new RegExp(`^Remote #\\d+ \\(${via.replace(/[.[\]]/g, '\\$&')}\\)$`))
+    assert.match(inspect(root.makeNode(2).child(0)), /^RemotePromise root\.makeNode\(…\)\.child\(…\) \(pending, /)
+    // coercing one to a primitive or to JSON says to await it, instead of a bare "Cannot convert"
+    const pending = root.version
+    for (const coerce of [() => `${pending as unknown as string}`, () => String(node), () => 1 + (pending as unknown as number), () => JSON.stringify({ node })]) {
+      const err = (() => { try { coerce() } catch (e) { return e } })()
+      assert.instance(err, TypeError)
+      assert.match((err as Error).message, /await it first|copy it here with `await obtain\(r\)`/)
+    }
+    await pending
+    release(node)
   })
 
   t.run()

@@ -11,21 +11,21 @@ import { AUTH_ENV, Service, serverAuthOptions, setUp, type ServerAuth } from './
 export const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
 
 /** Starts a worker running a TypeScript fixture (through the tsx bootstrap). */
-export function tsWorker(entry: string, options: Parameters<typeof worker>[1] = {}) {
-  return worker(fixture('boot.mjs'), { ...options, workerData: { ...(options.workerData as object), entry: fixture(entry).href } })
+export function tsWorker<T = Service>(entry: string, options: Parameters<typeof worker>[1] = {}) {
+  return worker<T>(fixture('boot.mjs'), { ...options, workerData: { ...(options.workerData as object), entry: fixture(entry).href } })
 }
 
 /** Node flags that let a child process load TypeScript fixtures. */
 export const TS_EXEC_ARGV = ['--import', 'tsx']
 
 /** Forks a TypeScript fixture. */
-export function tsFork(entry: string, args: string[] = [], options: Parameters<typeof fork>[2] = {}) {
-  return fork(fileURLToPath(fixture(entry)), args, { execArgv: TS_EXEC_ARGV, ...options })
+export function tsFork<T = Service>(entry: string, args: string[] = [], options: Parameters<typeof fork>[2] = {}) {
+  return fork<T>(fileURLToPath(fixture(entry)), args, { execArgv: TS_EXEC_ARGV, ...options })
 }
 
 /** Spawns `node` on a TypeScript fixture, speaking farside over stdio. */
-export function tsSpawn(entry: string, args: string[] = [], options: Omit<Parameters<typeof spawn>[2], 'stdio'> = {}) {
-  return spawn(process.execPath, [...TS_EXEC_ARGV, fileURLToPath(fixture(entry)), ...args], { ...options, stdio: 'protocol' })
+export function tsSpawn<T = Service>(entry: string, args: string[] = [], options: Omit<Parameters<typeof spawn>[2], 'stdio'> = {}) {
+  return spawn<T>(process.execPath, [...TS_EXEC_ARGV, fileURLToPath(fixture(entry)), ...args], { ...options, stdio: 'protocol' })
 }
 
 let certs: Promise<{ key: string; cert: string }> | undefined
@@ -69,9 +69,9 @@ async function serveOverNet(address: Address, serverOptions: ListenOptions = {},
     served.push(c)
     auth.served?.(c)
   })
-  let conn: Connection
+  let conn: Connection<Service>
   try {
-    conn = await connect(server.address as Address, { ...clientOptions, ...auth.client })
+    conn = await connect<Service>(server.address as Address, { ...clientOptions, ...auth.client })
   } catch (err) {
     // a failed handshake fails the serving side too: let it, rather than close it first
     await settled(served.map((c) => c.closed))
@@ -89,13 +89,15 @@ async function serveOverNet(address: Address, serverOptions: ListenOptions = {},
 
 export interface Peer {
   /** The client end; its root is a Remote of the Service. */
-  conn: Connection
+  conn: Connection<Service>
   /** Closes everything the transport started. */
   close(): Promise<void>
 }
 
 export interface TransportCase {
   name: string
+  /** What `conn.transport` says for it. */
+  kind: string
   /** Whether the peer runs in another thread or process (so it can exit or be killed). */
   remote: boolean
   /** Starts a peer; rejects (having closed what it started) if the handshake fails. */
@@ -106,7 +108,7 @@ export interface TransportCase {
 const childEnv = (auth: AuthSetup) => (auth.server === undefined ? {} : { env: { ...process.env, [AUTH_ENV]: JSON.stringify(auth.server) } })
 
 /** Waits for both in-process ends' handshake; on failure closes both and rethrows. */
-async function bothReady(client: Connection, server: Connection): Promise<Peer> {
+async function bothReady(client: Connection<Service>, server: Connection): Promise<Peer> {
   try {
     await client.ready
   } catch (err) {
@@ -121,6 +123,7 @@ async function bothReady(client: Connection, server: Connection): Promise<Peer> 
 export const transports: TransportCase[] = [
   {
     name: 'pair',
+    kind: 'pair',
     remote: false,
     async start(auth = {}) {
       const svc = new Service()
@@ -134,13 +137,14 @@ export const transports: TransportCase[] = [
   {
     // web-style endpoints: two BroadcastChannels of a name no other test uses (a name carries one pair)
     name: 'broadcast-channel',
+    kind: 'port',
     remote: false,
     async start(auth = {}) {
       const name = `farside-test-${process.pid}-${++channelCount}`
       const svc = new Service()
       // both channels open before either connects: a channel drops what is sent while no peer listens
       const [mine, theirs] = [new BroadcastChannel(name), new BroadcastChannel(name)]
-      const client = connectPort(mine, { ...auth.client })
+      const client = connectPort<Service>(mine, { ...auth.client })
       const server = connectPort(theirs, { root: svc, ...serverAuthOptions(auth.server) })
       setUp(svc, server)
       auth.served?.(server)
@@ -150,6 +154,7 @@ export const transports: TransportCase[] = [
   },
   {
     name: 'worker',
+    kind: 'worker',
     remote: true,
     async start(auth = {}) {
       const conn = await tsWorker('service-peer.ts', { ...auth.client, ...childEnv(auth) })
@@ -158,6 +163,7 @@ export const transports: TransportCase[] = [
   },
   {
     name: 'fork',
+    kind: 'fork',
     remote: true,
     async start(auth = {}) {
       const conn = await tsFork('service-peer.ts', [], { ...auth.client, ...childEnv(auth) })
@@ -166,6 +172,7 @@ export const transports: TransportCase[] = [
   },
   {
     name: 'spawn-stdio',
+    kind: 'spawn',
     remote: true,
     async start(auth = {}) {
       const conn = await tsSpawn('service-peer.ts', [], { ...auth.client, ...childEnv(auth) })
@@ -174,16 +181,19 @@ export const transports: TransportCase[] = [
   },
   {
     name: 'tcp',
+    kind: 'tcp',
     remote: false,
     start: (auth) => serveOverNet({ host: '127.0.0.1', port: 0 }, {}, {}, auth),
   },
   {
     name: 'unix',
+    kind: 'unix',
     remote: false,
     start: (auth) => serveOverNet({ path: socketPath() }, {}, {}, auth),
   },
   {
     name: 'tls',
+    kind: 'tls',
     remote: false,
     async start(auth) {
       const { key, cert } = await testCert()

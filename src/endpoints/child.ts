@@ -39,7 +39,7 @@ export const STDIO_ENV = 'FARSIDE_STDIO'
  * inherited descriptor). `conn.close()` disconnects and stops the child (SIGTERM, then SIGKILL
  * after 2 s).
  */
-export async function fork(modulePath: string | URL, args: readonly string[] = [], options: ChildOptions = {}): Promise<Connection> {
+export async function fork<T = unknown>(modulePath: string | URL, args: readonly string[] = [], options: ChildOptions = {}): Promise<Connection<T>> {
   if (!Array.isArray(args)) throw new TypeError('fork() args must be an array of strings')
   const { env, cwd, execArgv, ...connOptions } = options
   // before the child starts: a bad option must not leave a process running
@@ -55,9 +55,9 @@ export async function fork(modulePath: string | URL, args: readonly string[] = [
   const exited = exitOf(child, stderr)
   let spoke = false
   child.once('message', () => (spoke = true))
-  const transport = new IpcTransport(child, { endInfo: () => settleExit(exited), teardown: () => stop(child, exited) })
+  const transport = new IpcTransport(child, { endInfo: () => settleExit(exited), teardown: () => stop(child, exited), holds: [child.stderr] })
   exited.then((info) => transport.close(info))
-  const conn = await started(new Connection(transport, withHeartbeat(connOptions)), { kind: 'child', spoke: () => spoke }, connOptions)
+  const conn = await started(new Connection<T>(transport, withHeartbeat(connOptions)).describe('fork', `pid ${child.pid}`), { kind: 'child', spoke: () => spoke }, connOptions)
   stderr.started()
   return conn
 }
@@ -69,7 +69,7 @@ export async function fork(modulePath: string | URL, args: readonly string[] = [
  * environment; over ssh, set it on the far command line). Resolves once the handshake is done;
  * rejects as fork() does (the end of the child's stderr as `cause`).
  */
-export async function spawn(command: string, args: readonly string[], options: SpawnOptions): Promise<Connection> {
+export async function spawn<T = unknown>(command: string, args: readonly string[], options: SpawnOptions): Promise<Connection<T>> {
   if (options?.stdio !== 'protocol') throw new TypeError("spawn() needs { stdio: 'protocol' }")
   if (!Array.isArray(args)) throw new TypeError('spawn() args must be an array of strings')
   const { env, cwd, execArgv: _unused, stdio: _stdio, ...connOptions } = options
@@ -87,9 +87,10 @@ export async function spawn(command: string, args: readonly string[], options: S
     ...(connOptions.limits?.maxFrameBytes !== undefined ? { maxFrameBytes: connOptions.limits.maxFrameBytes } : {}),
     endInfo: () => settleExit(exited),
     teardown: () => stop(child, exited),
+    holds: [child, child.stderr],
   })
   exited.then((info) => transport.close(info))
-  const conn = await started(new Connection(transport, withHeartbeat(connOptions)), { kind: 'child', spoke: () => spoke }, connOptions)
+  const conn = await started(new Connection<T>(transport, withHeartbeat(connOptions)).describe('spawn', `pid ${child.pid}`), { kind: 'child', spoke: () => spoke }, connOptions)
   stderr.started()
   return conn
 }

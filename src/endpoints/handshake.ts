@@ -2,7 +2,7 @@
 import type { Connection } from '../protocol/connection.ts'
 
 /** Resolves with `conn` once its handshake is done; else closes it (stopping what it started) and rethrows. */
-export async function handshake(conn: Connection): Promise<Connection> {
+export async function handshake<T>(conn: Connection<T>): Promise<Connection<T>> {
   try {
     await conn.ready
   } catch (err) {

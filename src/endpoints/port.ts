@@ -8,12 +8,19 @@ import type { ConnectionOptions } from '../types.ts'
 /**
  * Two connected ends in one process, over a MessageChannel: `a.root` is b's root and `b.root`
  * is a's. For tests and for trying things out. Close either end to close both.
+ *
+ * Typed from the roots given (`pair({}, { root: new Service() })` makes `a.root` a
+ * `Remote<Service>`), or explicitly: `pair<A, B>()` gives `[Connection<A>, Connection<B>]`, so
+ * `a.root` is a `Remote<A>` (b's root is an A) and `b.root` a `Remote<B>`.
  */
-export function pair(optionsA?: ConnectionOptions, optionsB?: ConnectionOptions): [Connection, Connection] {
+export function pair<A = unknown, B = unknown>(
+  optionsA?: ConnectionOptions & { root?: B },
+  optionsB?: ConnectionOptions & { root?: A },
+): [Connection<A>, Connection<B>] {
   const { port1, port2 } = new MessageChannel()
-  const a = connectPort(port1, optionsA)
+  const a = connectPort<A>(port1, optionsA).describe('pair', '')
   try {
-    return [a, connectPort(port2, optionsB)]
+    return [a, connectPort<B>(port2, optionsB).describe('pair', '')]
   } catch (err) {
     void a.close()
     throw err
@@ -43,12 +50,12 @@ export function pair(optionsA?: ConnectionOptions, optionsB?: ConnectionOptions)
  *
  * Throws TypeError, naming both shapes, for anything else.
  */
-export function connectPort(port: PortLike | WebPortLike, options?: ConnectionOptions): Connection {
+export function connectPort<T = unknown>(port: PortLike | WebPortLike, options?: ConnectionOptions): Connection<T> {
   if (portStyle(port) === undefined) {
     throw new TypeError(
       'connectPort() needs a MessagePort-like endpoint: Node-style (postMessage, on, off: MessagePort, Worker, parentPort) ' +
         'or web-style (postMessage, addEventListener, removeEventListener: BroadcastChannel, an EventTarget port)',
     )
   }
-  return new Connection(new MessagePortTransport(port), options)
+  return new Connection<T>(new MessagePortTransport(port), options).describe('port', '')
 }

@@ -22,10 +22,12 @@ import { withHeartbeat } from './heartbeat.ts'
  * child that keeps its own timers, sockets or servers alive stays up: end it on `conn.closed`
  * (e.g. `conn.closed.then(() => process.exit())`) if it must not outlive its parent.
  */
-export async function serveParent(options: ConnectionOptions = {}): Promise<Connection> {
+export async function serveParent<T = unknown>(options: ConnectionOptions = {}): Promise<Connection<T>> {
   // a parent thread shares this process: no heartbeat; a parent process over a pipe may freeze
   const inThread = !isMainThread && parentPort !== null
-  const conn = new Connection(parentTransport(options), inThread ? options : withHeartbeat(options))
+  const stdio = !inThread && process.env[STDIO_ENV] === '1'
+  const conn = new Connection<T>(parentTransport(options), inThread ? options : withHeartbeat(options))
+  conn.describe(inThread ? 'worker' : stdio ? 'spawn' : 'fork', inThread ? 'parent thread' : `pid ${process.ppid}`)
   await conn.ready
   return conn
 }

@@ -22,7 +22,7 @@ export interface StartedPeer {
  * - the handshake timed out: "the worker did not start farside within 30000 ms: does it call
  *   serveParent()?" (the core's ProtocolError is the cause).
  */
-export async function started(conn: Connection, peer: StartedPeer, options: ConnectionOptions): Promise<Connection> {
+export async function started<T>(conn: Connection<T>, peer: StartedPeer, options: ConnectionOptions): Promise<Connection<T>> {
   try {
     await conn.ready
   } catch (err) {

@@ -1,4 +1,6 @@
 // Connections over byte streams you already have: sockets, TLS sockets, a pair of pipes.
+import * as net from 'node:net'
+import type * as tls from 'node:tls'
 import type { Duplex, Readable, Writable } from 'node:stream'
 import { Connection } from '../protocol/connection.ts'
 import { StreamTransport } from '../transport/stream.ts'
@@ -13,7 +15,7 @@ import { withHeartbeat } from './heartbeat.ts'
  * the stream, and the stream ending or failing closes the connection. The heartbeat is on
  * (15 s) unless `options.heartbeat` says otherwise.
  */
-export function connectStream(stream: Duplex | { readable: Readable; writable: Writable }, options: ConnectionOptions = {}): Connection {
+export function connectStream<T = unknown>(stream: Duplex | { readable: Readable; writable: Writable }, options: ConnectionOptions = {}): Connection<T> {
   const pairOf = stream as { readable: unknown; writable: unknown }
   let input: Readable
   let output: Writable
@@ -27,7 +29,8 @@ export function connectStream(stream: Duplex | { readable: Readable; writable: W
     throw new TypeError('connectStream() needs a duplex stream or { readable, writable }')
   }
   const max = options?.limits?.maxFrameBytes
-  return new Connection(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), withHeartbeat(options))
+  const conn = new Connection<T>(new StreamTransport(input, output, max !== undefined ? { maxFrameBytes: max } : {}), withHeartbeat(options))
+  return conn.describe(...describeStream(input))
 }
 
 /**
@@ -47,4 +50,18 @@ function isReadable(s: unknown): boolean {
 
 function isWritable(s: unknown): boolean {
   return s !== null && typeof s === 'object' && typeof (s as Writable).write === 'function' && typeof (s as Writable).end === 'function'
+}
+
+/** A stream's transport kind and peer, for `conn.transport` and `conn.peer`. */
+function describeStream(stream: Readable): [string, string] {
+  if (!(stream instanceof net.Socket)) return ['stream', '']
+  if ((stream as tls.TLSSocket).encrypted === true) return ['tls', addressOf(stream)]
+  // a Unix socket has no remote address (and the server side's peer has no path either)
+  return stream.remoteAddress === undefined ? ['unix', ''] : ['tcp', addressOf(stream)]
+}
+
+function addressOf(socket: net.Socket): string {
+  const host = socket.remoteAddress
+  if (host === undefined) return ''
+  return socket.remoteFamily === 'IPv6' ? `[${host}]:${socket.remotePort}` : `${host}:${socket.remotePort}`
 }

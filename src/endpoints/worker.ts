@@ -26,7 +26,7 @@ const WORKER_KEYS = ['workerData', 'env', 'execArgv', 'resourceLimits', 'transfe
  * message is named as one that did not call serveParent() (see started()).
  * `conn.close()` terminates the worker.
  */
-export async function worker(file: string | URL, options: WorkerConnectOptions = {}): Promise<Connection> {
+export async function worker<T = unknown>(file: string | URL, options: WorkerConnectOptions = {}): Promise<Connection<T>> {
   const { workerData, env, execArgv, resourceLimits, transferList, ...connOptions } = options
   // before the worker starts: a bad option must not leave a thread running
   validateOptions(connOptions, WORKER_KEYS)
@@ -39,5 +39,5 @@ export async function worker(file: string | URL, options: WorkerConnectOptions =
   })
   let spoke = false
   w.once('message', () => (spoke = true))
-  return started(new Connection(new WorkerTransport(w), connOptions), { kind: 'worker', spoke: () => spoke }, connOptions)
+  return started(new Connection<T>(new WorkerTransport(w), connOptions).describe('worker', `thread ${w.threadId}`), { kind: 'worker', spoke: () => spoke }, connOptions)
 }

@@ -11,6 +11,7 @@ import { MAX_ARGS, MAX_PATH, RET, THROW, type Id, type Op, type Path } from './m
 import { Soon, type Outbox } from './outbox.ts'
 import type { Boxing } from './boxing.ts'
 import type { ExportEntry, ExportTable } from './tables.ts'
+import { incomingMeta, serveChannel, traceContext, traceSettled, type TraceContext } from './tracing.ts'
 
 /** What a served call knows about itself: `currentCall()` inside a method the peer called. */
 export interface CallContext {
@@ -86,6 +87,8 @@ interface Served extends ExportEntry {
   copy: boolean
   /** deliver(): reply with a reference to the value. */
   byRef: boolean
+  /** Its `farside:serve` context, while someone traces and it is unsettled. */
+  trace?: TraceContext | undefined
 }
 
 /** What the callee needs from the rest of the connection. */
@@ -107,6 +110,8 @@ export class Callee {
   #gates = new Map<Id, Promise<void>>()
   /** The record of the call #invoke ran last, if one was made. */
   #made: ServedCall | undefined
+  /** Tracing metadata for the next operation: [META, rid, metadata] comes just before it. */
+  #meta: { rid: unknown; wire: unknown } | undefined
 
   constructor(parts: CalleeParts) {
     this.#p = parts
@@ -138,6 +143,31 @@ export class Callee {
       // not stored: the peer's later release of rid finds nothing and is ignored
       return p.outbox.reply(THROW, rid, p.boxing.encodeError(new ProtocolError(`too many ${full} on this connection`)))
     }
+    const meta = this.#meta
+    this.#meta = undefined
+    if (serveChannel.hasSubscribers) {
+      const trace = traceContext(p.connection, op, target, path, rid, (meta?.rid === rid ? incomingMeta(meta.wire) : undefined) ?? Object.create(null))
+      serveChannel.start.publish(trace)
+      try {
+        this.#run(op, rid, target, path, argc, d, i, entry)
+      } finally {
+        serveChannel.end.publish(trace)
+      }
+      // as for a promise-returning function: asyncStart and asyncEnd follow end, also when the
+      // operation finished before it
+      if (entry.state !== 0) traceSettled(serveChannel, trace, entry.state === 1, entry.value)
+      else entry.trace = trace
+    } else this.#run(op, rid, target, path, argc, d, i, entry)
+  }
+
+  /** META for the operation that follows (one slot: nothing builds up if none follows). */
+  meta(rid: unknown, wire: unknown): void {
+    this.#meta = { rid, wire }
+  }
+
+  /** Serves a checked operation: its target, arguments, E-order gate and invocation. */
+  #run(op: Op, rid: Id, target: Id, path: Path, argc: number, d: unknown[], i: number, entry: Served): void {
+    const p = this.#p
     if (!entry.drop) p.exports.setResult(rid, entry)
     let args: unknown[] = argc === 0 ? NO_ARGS : argc > 0 ? d.slice(i + 6, i + 6 + argc) : (undefined as never)
     // inline arguments are primitives; objects cross encoded (argc -1), so markers are honoured
@@ -273,6 +303,10 @@ export class Callee {
   #finish(rid: Id, entry: Served, outcome: 1 | 2, value: unknown): void {
     entry.state = outcome
     entry.value = value
+    if (entry.trace !== undefined) {
+      traceSettled(serveChannel, entry.trace, outcome === 1, value)
+      entry.trace = undefined
+    }
     if (entry.pull && !this.#p.closed() && (entry.drop || this.#p.exports.get(rid) === entry)) this.#reply(rid, entry)
   }
 

@@ -4,11 +4,12 @@
 import { AbortError, ConnectionClosedError, TimeoutError, type CloseInfo } from '../errors.ts'
 import { Encoder, TAG, WIRE_THENABLE, isMarked, isPlain, isWireThenable, type Marker } from '../codec/codec.ts'
 import { handleOf, localOp, localState, makeProxy, type Handle, type ProxyHost, type ResultState } from '../proxy/remote.ts'
-import { CANCEL, MAX_INLINE_ARGS, OP_CODE, PULL, type Id, type Op } from './messages.ts'
+import { CANCEL, MAX_INLINE_ARGS, META, OP_CODE, PULL, type Id, type Op } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
 import { WireFault } from './fault.ts'
 import type { Boxing } from './boxing.ts'
 import type { ImportTable } from './tables.ts'
+import { callChannel, outgoingMeta, traceContext, traceSettled } from './tracing.ts'
 
 /** What the caller needs from the rest of the connection. */
 export interface CallerParts {
@@ -79,8 +80,9 @@ export class Caller {
     }
     if (r !== undefined) r.used = true
     const rid = this.#nextRid--
-    const state: ResultState = { rid, state: 0, value: undefined, awaited: false, used: false, drop: false, pulled: false, detached: false, sent: false }
+    const state: ResultState = { rid, state: 0, value: undefined, awaited: false, used: false, drop: false, pulled: false, detached: false, sent: false, op, at: h.base, from: r, path: h.path }
     if (opts !== undefined) state.opts = opts
+    if (callChannel.hasSubscribers) this.#traceStart(state, op, h)
     this.pending.set(rid, state)
     // [op, rid, target, path, pull, argc, args...] or [op, rid, target, path, pull, -1, encoded args]
     const q = outbox.beginOp(state, 4)
@@ -94,7 +96,20 @@ export class Caller {
     this.calls++
     const timeout = opts?.timeout ?? this.#p.timeout
     if (timeout !== undefined || opts?.signal !== undefined) this.#arm(state, op, timeout, opts?.signal)
+    if (state.trace !== undefined) callChannel.end.publish(state.trace)
     return makeProxy({ host: this.host, base: rid, path: [], result: state, tracker: undefined, opts })
+  }
+
+  /**
+   * `farside:call` start for an operation about to be queued; the metadata its subscribers add
+   * crosses just before it: [META, rid, { name: value }].
+   */
+  #traceStart(state: ResultState, op: Op, h: Handle): void {
+    const trace = traceContext(this.host.connection, op, h.base, h.path, state.rid)
+    state.trace = trace
+    callChannel.start.publish(trace)
+    const meta = outgoingMeta(trace.metadata)
+    if (meta !== undefined) this.#p.outbox.push(Soon.Op, META, state.rid, meta)
   }
 
   /** A RemotePromise already rejected with `err`. */
@@ -166,7 +181,12 @@ export class Caller {
     if (state.state !== 0) return
     state.state = outcome
     state.value = value
+    state.from = undefined
     this.#disarm(state)
+    if (state.trace !== undefined) {
+      traceSettled(callChannel, state.trace, outcome === 1, value)
+      state.trace = undefined
+    }
     if (outcome === 1) state.resolve?.(value)
     else state.reject?.(value)
     state.resolve = state.reject = undefined

@@ -15,7 +15,8 @@ import { WireFault } from './fault.ts'
 import { byeInfo, idOf, reasonText } from './goodbye.ts'
 import { Handshake, Stage } from './handshake.ts'
 import { Heartbeat } from './heartbeat.ts'
-import { BEAT, BYE, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
+import { traceClose, traceOpen } from './tracing.ts'
+import { BEAT, BYE, CANCEL, HELLO, META, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
 import { resolveOptions, validateOptions, type Resolved } from './options.ts'
 
 // what the server layer reads of the defaults (it sits on the public core only)
@@ -25,7 +26,7 @@ import { receiver, type Receiver } from './receive.ts'
 import { Registry } from './registry.ts'
 import { ExportTable, ImportTable } from './tables.ts'
 import type { Transport } from '../transport/transport.ts'
-import type { CallOptions, ConnectionOptions, Settled } from '../types.ts'
+import type { CallOptions, ConnectionOptions, Remote, RemotePromise, Settled } from '../types.ts'
 
 const noop = () => {}
 
@@ -71,9 +72,13 @@ export interface ConnectionStats {
  * A connection to a peer. Made by pair(), connectPort(), worker(), serveParent() and the other
  * transports' functions; never constructed by hand.
  */
-export class Connection extends EventEmitter {
-  /** The peer's root object. Usable at once: operations queue until the handshake ends. */
-  readonly root: any
+export class Connection<Root = unknown> extends EventEmitter {
+  /**
+   * The peer's root object. Usable at once: operations queue until the handshake ends. Typed by
+   * the connection's type parameter (`worker<Engine>(url)` gives `Connection<Engine>`); without
+   * one it is `Remote<unknown>`, which shows nothing until it is given a type.
+   */
+  readonly root: Remote<Root>
   /** Resolves with why the connection closed; never rejects. */
   readonly closed: Promise<CloseInfo>
   /** Resolves when the handshake is done; rejects if the connection closes first. */
@@ -100,6 +105,7 @@ export class Connection extends EventEmitter {
   #attached = new Map<string, unknown>()
   /** Set when this side closes after telling the peer why: the transport then ends gracefully. */
   #told = false
+  #via = { transport: 'custom', peer: '' }
 
   /** @internal Use the transports' functions (pair, connectPort, worker, ...) instead. */
   constructor(transport: Transport, options: ServeOptions = {}) {
@@ -204,7 +210,7 @@ export class Connection extends EventEmitter {
       this.#readyReject = reject
     })
     this.ready.catch(noop)
-    this.root = makeProxy(this.#caller.rootHandle())
+    this.root = makeProxy(this.#caller.rootHandle()) as Remote<Root>
 
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(new WireFault(`no handshake from the peer within ${o.limits.handshakeTimeout} ms`))
@@ -231,10 +237,14 @@ export class Connection extends EventEmitter {
     validateOptions(options, extra)
   }
 
-  /** A Remote to the object the peer exported under `name` (pipelinable; rejects if there is none). */
-  fetch(name: string): any {
+  /**
+   * A pending Remote to the object the peer exported under `name`, typed as `T` (pipelinable:
+   * `conn.fetch<Db>('db').query(q)` is one round trip). Rejects with RemoteError if the peer
+   * exports nothing by that name; TypeError at once if `name` is not a string.
+   */
+  fetch<T = unknown>(name: string): RemotePromise<T> {
     if (typeof name !== 'string') throw new TypeError('fetch() needs a name')
-    return this.#caller.op('fetch', this.#caller.rootHandle(), [name])
+    return this.#caller.op('fetch', this.#caller.rootHandle(), [name]) as RemotePromise<T>
   }
 
   /** The names the peer exports. */
@@ -344,6 +354,45 @@ export class Connection extends EventEmitter {
     }
   }
 
+  /**
+   * The kind of transport: 'pair', 'port', 'worker', 'fork', 'spawn', 'tcp', 'unix', 'tls' or
+   * 'stream' (set by the function that made the connection; 'custom' for a hand-made one).
+   */
+  get transport(): string {
+    return this.#via.transport
+  }
+
+  /**
+   * Who is on the far side, as the transport knows it: 'thread 3', 'pid 4121', '127.0.0.1:52114',
+   * a socket path, 'parent thread'; '' if it cannot tell (pair, port).
+   */
+  get peer(): string {
+    return this.#via.peer
+  }
+
+  /** @internal Called by the function that made the connection: what `transport` and `peer` say. */
+  describe(transport: string, peer: string): this {
+    this.#via = { transport, peer }
+    return this
+  }
+
+  /**
+   * Lets the process exit while this connection is open, as `worker.unref()` and
+   * `socket.unref()` do: the connection's port, worker, socket or child process no longer keeps
+   * the event loop alive (calls still work while something else does). Idempotent; returns the
+   * connection. A no-op on a closed connection.
+   */
+  unref(): this {
+    if (this.#closeInfo === undefined) this.#transport.ref?.(false)
+    return this
+  }
+
+  /** Undoes unref(): the connection keeps the process alive again while it is open. Idempotent. */
+  ref(): this {
+    if (this.#closeInfo === undefined) this.#transport.ref?.(true)
+    return this
+  }
+
   /** Whether the connection is closed. */
   get isClosed(): boolean {
     return this.#closeInfo !== undefined
@@ -398,6 +447,8 @@ export class Connection extends EventEmitter {
     t[PULL] = (d, i) => this.#callee.pull(d[i + 1])
     // [CANCEL, rid]
     t[CANCEL] = (d, i) => this.#callee.cancel(d[i + 1])
+    // [META, rid, metadata]: for the operation that follows
+    t[META] = (d, i) => this.#callee.meta(d[i + 1], d[i + 2])
     // [BEAT, answer]: 0 asks for an answer
     t[BEAT] = (d, i) => {
       if (d[i + 1] === 0) this.#outbox.push(Soon.Reply, BEAT, 1)
@@ -430,6 +481,7 @@ export class Connection extends EventEmitter {
       )
     }
     this.#readyResolve()
+    traceOpen(this)
     if (this.#outbox.waiting) this.#outbox.flush()
   }
 
@@ -482,6 +534,7 @@ export class Connection extends EventEmitter {
       if (closing instanceof Promise) closing.catch(noop)
     } finally {
       this.#closedResolve(info)
+      traceClose(this, info)
       this.emit('close', info)
       if (info.reason === 'error' && this.listenerCount('error') > 0) this.emit('error', info.error)
     }

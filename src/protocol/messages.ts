@@ -5,7 +5,7 @@
 export const PROTOCOL_VERSION = 1
 
 /** Features this implementation speaks; sent in the handshake for forward compatibility. */
-export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat', 'secret'] as const
+export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat', 'secret', 'meta'] as const
 
 /** A table id. 0 is the root; > 0 an export the owner allocated; < 0 a result id the peer chose. */
 export type Id = number
@@ -31,6 +31,8 @@ export const CANCEL = 23
 export const BEAT = 24
 export const PROOF = 25
 export const DENY = 26
+/** Far from the others: tags in between are left for new messages. */
+export const META = 40
 
 /** DENY's `why`: what the sender refused. Unknown codes read as a refusal without a reason. */
 export const enum Deny {
@@ -75,6 +77,9 @@ export const enum Deny {
 //                                            sender's nonce || sender's user || receiver's user)
 // DENY, why                                  authentication failed (why: a Deny code); the sender
 //                                            closes after it
+// META, rid, metadata                        tracing metadata ({ name: string value }, bounded)
+//                                            for the operation rid that follows it; sent only
+//                                            when a farside:call subscriber added some
 
 /**
  * Bounds on counts a peer states (a sparse array of length 2^32 - 1 costs a few bytes on the
@@ -103,6 +108,7 @@ const FIELDS: readonly number[] = (() => {
   f[BEAT] = 1
   f[PROOF] = 1
   f[DENY] = 1
+  f[META] = 2
   return f
 })()
 

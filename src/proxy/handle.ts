@@ -2,6 +2,7 @@
 // find a proxy's handle. No run-time imports, so remote.ts and iterate.ts both build on it.
 import type { Op, Path } from '../protocol/messages.ts'
 import type { Tracker } from '../protocol/tables.ts'
+import type { TraceContext } from '../protocol/tracing.ts'
 import type { CallOptions } from '../types.ts'
 
 /** The state of one operation's result, shared by its RemotePromise and every path built on it. */
@@ -31,6 +32,17 @@ export interface ResultState {
   timer?: ReturnType<typeof setTimeout>
   /** Its AbortSignal listener, while armed. */
   onAbort?: () => void
+  /**
+   * What made it, for describe(): the operation, its target (an id, or the pending result it was
+   * pipelined on: dropped when this settles, so a settled result never holds its parent's value)
+   * and path. None for a result made here.
+   */
+  op?: Op
+  at?: number
+  from?: ResultState | undefined
+  path?: Path
+  /** Its `farside:call` context, while someone traces and it is unsettled. */
+  trace?: TraceContext | undefined
   promise?: Promise<unknown>
   resolve?: (v: unknown) => void
   reject?: (e: unknown) => void

@@ -11,11 +11,20 @@ export type { Handle, IterOptions, ProxyHost, ResultState }
 
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 
+/** util.inspect's hook on every proxy's target (called with the proxy or the target as `this`). */
+function inspectRemote(this: object): string {
+  const h = (this as Record<symbol, Handle | undefined>)[HANDLE]
+  return h === undefined ? '[Remote]' : describe(h)
+}
+
 const traps: ProxyHandler<Record<symbol, Handle>> = {
   get(target, prop, receiver) {
     const h = target[HANDLE]!
     if (typeof prop === 'string') {
       if (prop === 'then') return thenable(h) ? thenOf(h) : undefined
+      // JSON.stringify calls a toJSON it finds: a remote one would give back a proxy, which
+      // JSON drops without a word (`{}`), so the read itself says what to do instead
+      if (prop === 'toJSON') return () => notAValue(h, 'turned into JSON')
       // a pending result is a promise for local code: catch and finally work on it here
       if ((prop === 'catch' || prop === 'finally') && thenable(h)) {
         const then = thenOf(h)
@@ -41,6 +50,7 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
     if (prop === Symbol.asyncIterator) return (options?: IterOptions) => bufferedIterator(h.host, h, options)
     if (prop === Symbol.dispose) return () => h.host.release(h)
     if (prop === inspect) return () => describe(h)
+    if (prop === Symbol.toPrimitive) return () => notAValue(h, 'used as a primitive value')
     if (prop === Symbol.toStringTag) return 'Remote'
     return undefined
   },
@@ -148,8 +158,10 @@ function stateOf(proxy: object): ResultState {
 export function makeProxy(h: Handle): object {
   // Every proxy is callable, a pending result too (`r.getFn()(1)` is pipelined). So typeof says
   // 'function': code that takes "a promise or a function" wants Promise.resolve(p) instead.
-  const target = function remote() {} as unknown as Record<symbol, Handle>
+  const target = function remote() {} as unknown as Record<symbol, unknown>
   target[HANDLE] = h
+  // util.inspect looks at a proxy's target, never through its traps: the description lives there
+  target[inspect] = inspectRemote
   return new Proxy(target, traps)
 }
 
@@ -187,7 +199,44 @@ export function localOp(host: ProxyHost, op: Op, state: ResultState, path: Path,
   return makeProxy({ host, base: 0, path: [], result, tracker: undefined })
 }
 
-function describe(h: Handle): string {
-  const where = h.result !== undefined ? `result ${h.result.rid}` : h.base === 0 ? 'root' : `#${h.base}`
-  return `[Remote ${where}${h.path.map((k) => `.${k}`).join('')}]`
+/**
+ * What `util.inspect` and `console.log` show: `Remote #12 (worker thread 3)` for a settled one,
+ * `RemotePromise root.makeNode(…).child (pending, worker thread 3)` for a pending result and the
+ * paths read on it.
+ */
+export function describe(h: Handle): string {
+  const conn = h.host.connection as { transport?: string; peer?: string }
+  const via = [conn.transport, conn.peer].filter(Boolean).join(' ')
+  if (!thenable(h)) return `Remote ${h.base === 0 ? 'root' : `#${h.base}`}${via && ` (${via})`}`
+  const r = h.result
+  const state = r === undefined || r.state === 0 ? 'pending' : r.state === 1 ? 'fulfilled' : 'rejected'
+  const base = r === undefined ? (h.base === 0 ? 'root' : `#${h.base}`) : originOf(r)
+  return `RemotePromise ${base}${pathText(h.path)} (${state}${via && `, ${via}`})`
+}
+
+function originOf(r: ResultState, depth = 0): string {
+  if (r.op === undefined) return 'a local value'
+  // a long pipeline shows its last steps
+  const target = r.from !== undefined && depth < 8 ? originOf(r.from, depth + 1) : r.at === 0 ? 'root' : r.at! > 0 ? `#${r.at}` : '…'
+
+  const path = pathText(r.path ?? [])
+  if (r.op === 'call') return `${target}${path}(…)`
+  if (r.op === 'new') return `new ${target}${path}(…)`
+  if (r.op === 'get') return `${target}${path}`
+  return `${r.op} ${target}${path}`
+}
+
+function pathText(path: readonly (string | number)[]): string {
+  return path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')
+}
+
+/** The TypeError for using a Remote or RemotePromise where a plain value is wanted. */
+function notAValue(h: Handle, what: string): never {
+  const fix = thenable(h)
+    ? 'await it first (`${await r.name}`, not `${r.name}`)'
+    : 'the object stays on the far side: read what you need (`await r.name`) or copy it here with `await obtain(r)`'
+  throw new TypeError(
+    `${describe(h)} cannot be ${what}: ${fix}. A class instance crosses by reference; to send one by ` +
+      'value, return copy(x) or a plain object from the far side.',
+  )
 }

@@ -160,7 +160,7 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
  * done. A refused or failed connection rejects with ConnectionClosedError whose cause is the
  * socket error (ECONNREFUSED, ENOENT, a TLS certificate error, ...).
  */
-export async function connect(address: Address, options: NetOptions = {}): Promise<Connection> {
+export async function connect<T = unknown>(address: Address, options: NetOptions = {}): Promise<Connection<T>> {
   const { tls: tlsOptions, ...connOptions } = options
   // before the socket opens: a bad option must not leave one behind
   Connection.validate(connOptions, ['tls'])
@@ -186,7 +186,7 @@ export async function connect(address: Address, options: NetOptions = {}): Promi
   }
   // no Nagle: a lone small frame (a release nobody answers) must not hold up the next call
   if (!('path' in address)) socket.setNoDelay(true)
-  const conn = connectStream(socket, connOptions)
+  const conn = connectStream<T>(socket, connOptions).describe(tlsOptions !== undefined ? 'tls' : 'path' in address ? 'unix' : 'tcp', where)
   try {
     return await handshake(conn)
   } catch (err) {

@@ -3,6 +3,7 @@
 import { ProtocolError, type CloseInfo } from '../errors.ts'
 import type { Transport, TransportLimits, TransportSink } from './transport.ts'
 import { Inbox } from './inbox.ts'
+import { holdOpen } from './refs.ts'
 
 /** What the adapter needs of an IPC endpoint: a ChildProcess or the child's `process`. */
 export interface IpcEndpoint {
@@ -24,6 +25,8 @@ export interface IpcTransportOptions {
   endInfo?: () => Promise<CloseInfo>
   /** Releases what the adapter owns on close (disconnects, stops the child). */
   teardown: () => void | Promise<void>
+  /** What else keeps the process alive for this channel (the child's stderr pipe), for ref(). */
+  holds?: readonly unknown[]
 }
 
 export class IpcTransport implements Transport {
@@ -77,6 +80,12 @@ export class IpcTransport implements Transport {
 
   start(sink: TransportSink): void {
     this.#inbox.start(sink)
+  }
+
+  ref(on: boolean): void {
+    // a ChildProcess and its channel keep the loop alive separately; `process` has only the channel
+    const ep = this.#ep as { channel?: unknown }
+    holdOpen([this.#ep === (process as unknown) ? undefined : this.#ep, ep.channel, ...(this.#opts.holds ?? [])], on)
   }
 
   /** Only the outgoing bound applies here: the channel frames and sizes messages itself. */

@@ -4,6 +4,7 @@
 import type { CloseInfo } from '../errors.ts'
 import type { Transport, TransportSink, Transferable } from './transport.ts'
 import { Inbox } from './inbox.ts'
+import { holdOpen } from './refs.ts'
 
 /** A Node-style endpoint: Node's MessagePort, Worker and parentPort fit. */
 export interface PortLike {
@@ -94,6 +95,10 @@ export class MessagePortTransport implements Transport {
   send(data: unknown, transfer?: readonly Transferable[]): void {
     if (this.#closed) return
     this.#port.postMessage(data, transfer)
+  }
+
+  ref(on: boolean): void {
+    holdOpen([this.#port], on)
   }
 
   close(info: CloseInfo = { reason: 'local' }): Promise<void> {

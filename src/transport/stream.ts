@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream'
 import { FRAME_TOO_LARGE, ProtocolError, type CloseInfo } from '../errors.ts'
 import type { Transport, TransportLimits, TransportSink } from './transport.ts'
 import { Inbox } from './inbox.ts'
+import { holdOpen } from './refs.ts'
 
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 /** Bytes waiting to be written, past which a peer that does not read is a fault. */
@@ -19,6 +20,8 @@ export interface StreamTransportOptions {
   teardown?: () => void | Promise<void>
   /** Close info to use when the stream ends (e.g. a child's exit code), if known by then. */
   endInfo?: () => CloseInfo | Promise<CloseInfo>
+  /** What else keeps the process alive for this connection (a child process, its stderr), for ref(). */
+  holds?: readonly unknown[]
 }
 
 export class StreamTransport implements Transport {
@@ -217,6 +220,10 @@ export class StreamTransport implements Transport {
     const better = (i: CloseInfo) => (i.exitCode != null || i.signal != null || i.error !== undefined ? i : fallback)
     if (info instanceof Promise) info.then((i) => this.close(better(i)), () => this.close(fallback))
     else this.close(info === undefined ? fallback : better(info))
+  }
+
+  ref(on: boolean): void {
+    holdOpen([this.#in, this.#out, ...(this.#opts.holds ?? [])], on)
   }
 
   close(info: CloseInfo = { reason: 'local' }): Promise<void> {

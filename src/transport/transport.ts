@@ -57,6 +57,12 @@ export interface Transport {
   setLimits?(limits: TransportLimits): void
   send(data: unknown, transfer?: readonly Transferable[]): void
   close(info?: CloseInfo): void | Promise<void>
+  /**
+   * Whether what the transport holds (port, worker, socket, child process) keeps the process
+   * alive: `ref(false)` lets it exit while the transport is open, `ref(true)` undoes that.
+   * Idempotent. Transports with nothing of the kind need not implement it.
+   */
+  ref?(on: boolean): void
   /** Bytes read and written so far, where the transport can count them (streams); else 0. */
   readonly bytesIn: number
   readonly bytesOut: number

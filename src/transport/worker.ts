@@ -4,6 +4,7 @@ import type { Worker } from 'node:worker_threads'
 import { ProtocolError, type CloseInfo } from '../errors.ts'
 import type { Transport, TransportSink, Transferable } from './transport.ts'
 import { Inbox } from './inbox.ts'
+import { holdOpen } from './refs.ts'
 
 export class WorkerTransport implements Transport {
   readonly bytesIn = 0
@@ -43,6 +44,10 @@ export class WorkerTransport implements Transport {
   send(data: unknown, transfer?: readonly Transferable[]): void {
     if (this.#closed) return
     this.#worker.postMessage(data, transfer)
+  }
+
+  ref(on: boolean): void {
+    holdOpen([this.#worker], on)
   }
 
   /** Stops the worker (terminate) unless it already exited; resolves once it has. */

@@ -8,6 +8,7 @@ import { deserialize } from 'node:v8'
 import { fileURLToPath } from 'node:url'
 import { connect, deliver, obtain, keys, has, release, withOptions, type Connection } from '../../src/index.ts'
 import { attacks, type Attack, type Corpus } from './engine.ts'
+import type { Counter } from '../fixtures/service.ts'
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url))
 
@@ -180,7 +181,7 @@ export async function recordCorpus(port: number): Promise<Corpus> {
   await c // a PULL: the instance was built on before it was awaited
   release(await c)
   for await (const x of r.range(5)) void x
-  await conn.fetch('reg').count
+  await conn.fetch<Counter>('reg').count
   const mine = await r.makeCounter(1)
   await conn.attach(mine, 'mine')
   await conn.ping()
@@ -244,7 +245,7 @@ export class Prober {
     try {
       expect('add', await this.root.add(k, 2), k + 2)
       expect('echo', await this.root.echo({ k, list: [k, 'x'] }), { k, list: [k, 'x'] })
-      expect('fetch', await this.conn.fetch('reg').count, 7)
+      expect('fetch', await this.conn.fetch<Counter>('reg').count, 7)
       expect('new', await new this.root.Counter(k).inc(1), k + 1)
       const items: number[] = []
       for await (const x of this.root.range(3)) items.push(x)
