@@ -120,7 +120,7 @@ for (const transport of transports) {
   test('callbacks call home', async ({ root }) => {
     assert.is(await root.callback((x) => x * 2, 21), 42)
     assert.is(await root.callbackAsync(async (x) => x + 1, 1), 4)
-    const got = new Promise<string>((resolve) => root.callLater(resolve))
+    const got = new Promise<string>((resolve) => void root.callLater(resolve))
     assert.is(await within(got, 5000, 'callback later'), 'late')
     // a callback that throws: the error travels back to the caller over there, then here
     const err = await rejects(root.callback(() => { throw new RangeError('from home') }, 1), RangeError)

@@ -5,7 +5,6 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as net from 'node:net'
 import * as tls from 'node:tls'
-import { serialize } from 'node:v8'
 import { ConnectionClosedError, ProtocolError, connect, listen, type Address, type Connection, type Server } from '../src/index.ts'
 import { HELLO, OP_CODE, PROTOCOL_VERSION } from '../src/protocol/messages.ts'
 import { rejects, socketPath, testCert, within, frame } from './harness.ts'
@@ -145,7 +144,7 @@ for (const kind of kinds) {
     await c.close()
   })
 
-  t("a batch over the peer's frame limit is split to fit; one value over it fails alone", async (ctx) => {
+  t("a batch over the peer's frame limit is split to fit; one value over it fails alone", async () => {
     const small = await listen(kind.address(), { ...((await kind.server?.()) ?? {}), root: { echo: (x: unknown) => x }, limits: { maxFrameBytes: 4096 } })
     const c = await connect(small.address as Address, (await kind.client?.()) ?? {})
     // 100 calls of 200 bytes each: one batch of ~20 kB, five times the server's limit

@@ -151,7 +151,7 @@ f('a parent that exits, throws or is killed without close(): its child ends quie
       } catch (e) {
         // left running: stop what this test started before failing
         const pid = Number(out.trim())
-        if (pid > 0) try { process.kill(pid, 'SIGKILL') } catch {}
+        if (pid > 0) try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
         parent.kill('SIGKILL')
         throw e
       }

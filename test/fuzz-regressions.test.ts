@@ -7,7 +7,7 @@ import * as net from 'node:net'
 import { deserialize } from 'node:v8'
 import { HELLO, OP_CODE, PULL, RELEASE, CANCEL } from '../src/protocol/messages.ts'
 import { deepArrayBytes, frame, nested } from './fuzz/engine.ts'
-import { Prober, startTarget, type Target } from './fuzz/harness.ts'
+import { Prober, startTarget } from './fuzz/harness.ts'
 
 const T = '\u0000'
 const hello = [HELLO, 1, [], { root: false, heard: true }]

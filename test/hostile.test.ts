@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import * as net from 'node:net'
 import { PassThrough } from 'node:stream'
 import { MessageChannel } from 'node:worker_threads'
-import { deserialize, serialize } from 'node:v8'
+import { deserialize } from 'node:v8'
 import {
   ConnectionClosedError, ProtocolError, AccessError, connect, connectPort, connectStream, deliver, listen, pair,
   type Address, type Connection, type Server,

@@ -6,7 +6,6 @@ import { rejects } from './harness.ts'
 import { Service } from './fixtures/service.ts'
 
 // sloppy-mode code, where a null `this` is the global object
-// eslint-disable-next-line no-new-func
 const sloppyFluent = new Function('n', 'this.name = n; return this') as (n: string) => unknown
 
 test('call, apply, bind and toString of functions are refused: no choosing `this`, no source', async () => {
@@ -22,6 +21,7 @@ test('call, apply, bind and toString of functions are refused: no choosing `this
   await r.setName.apply(null, ['y'])
   await rejects(r.add.toString(), AccessError, 'toString')
   await rejects(r.valueOf(), AccessError, 'valueOf')
+  // eslint-disable-next-line no-prototype-builtins -- the remote member of that name is the attack
   await rejects(r.hasOwnProperty('add'), AccessError, 'hasOwnProperty')
   assert.is((globalThis as any).name, undefined, 'the global object was not touched')
   assert.is(await r.add(1, 2), 3)

@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import * as net from 'node:net'
-import { serialize, deserialize } from 'node:v8'
+import { deserialize } from 'node:v8'
 import { ConnectionClosedError, ProtocolError, connectStream } from '../src/index.ts'
 import { HELLO, PROTOCOL_VERSION, RET, messageLength } from '../src/protocol/messages.ts'
 import { within, frame } from './harness.ts'

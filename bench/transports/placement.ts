@@ -44,7 +44,7 @@ export function childPids(): Set<number> {
   const out = new Set<number>()
   if (process.platform !== 'linux') return out
   for (const tid of readdirSync('/proc/self/task')) {
-    let text = ''
+    let text: string
     try {
       text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8')
     } catch {

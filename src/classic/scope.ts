@@ -36,6 +36,8 @@ const PUNCTUATORS = [
 ]
 
 const ID_START = /[\p{ID_Start}$_\\]/u
+// ZWNJ and ZWJ may continue an identifier (ECMA-262 IdentifierPartChar); each is a class member of its own
+// eslint-disable-next-line no-misleading-character-class
 const ID_PART = /[\p{ID_Continue}$\u200c\u200d\\]/u
 
 /** Splits source into tokens; template substitutions become parenthesized token runs. Throws SyntaxError on an unterminated literal or comment. */

@@ -142,7 +142,7 @@ const NO_SITE: CallSite = Object.freeze({})
  * captureCallSite. At most 8 frames, or Error.stackTraceLimit when the program raised it above
  * 10; nothing at all when the program switched stacks off (limit 0 or not a number).
  */
-export function captureCallSite(below?: Function): CallSite {
+export function captureCallSite(below?: (...args: never[]) => unknown): CallSite {
   const limit = Error.stackTraceLimit
   if (typeof limit !== 'number' || !(limit > 0)) return NO_SITE
   const site = {}

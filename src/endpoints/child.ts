@@ -56,7 +56,7 @@ export async function fork<T = unknown>(modulePath: string | URL, args: readonly
   let spoke = false
   child.once('message', () => (spoke = true))
   const transport = new IpcTransport(child, { endInfo: () => settleExit(exited), teardown: () => stop(child, exited), holds: [child.stderr] })
-  exited.then((info) => transport.close(info))
+  void exited.then((info) => transport.close(info))
   const conn = await started(new Connection<T>(transport, withHeartbeat(connOptions)).describe('fork', `pid ${child.pid}`), { kind: 'child', spoke: () => spoke }, connOptions)
   stderr.started()
   return conn
@@ -89,7 +89,7 @@ export async function spawn<T = unknown>(command: string, args: readonly string[
     teardown: () => stop(child, exited),
     holds: [child, child.stderr],
   })
-  exited.then((info) => transport.close(info))
+  void exited.then((info) => transport.close(info))
   const conn = await started(new Connection<T>(transport, withHeartbeat(connOptions)).describe('spawn', `pid ${child.pid}`), { kind: 'child', spoke: () => spoke }, connOptions)
   stderr.started()
   return conn

@@ -28,7 +28,7 @@ const traps: ProxyHandler<Record<symbol, Handle>> = {
       // a pending result is a promise for local code: catch and finally work on it here
       if ((prop === 'catch' || prop === 'finally') && thenable(h)) {
         const then = thenOf(h)
-        const promise = () => new Promise((resolve, reject) => then(resolve, reject))
+        const promise = () => new Promise((resolve, reject) => void then(resolve, reject))
         return prop === 'catch'
           ? (onRejected?: (e: unknown) => unknown) => then(undefined, onRejected)
           : (onFinally?: () => void) => promise().finally(onFinally)

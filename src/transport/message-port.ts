@@ -50,7 +50,7 @@ export class MessagePortTransport implements Transport {
   #closing: Promise<void> | undefined
   #onMessage = (data: unknown) => this.#inbox.deliver(data)
   #onEvent = (event: { data: unknown }) => this.#inbox.deliver(event.data)
-  #onClose = () => this.close({ reason: 'peer' })
+  #onClose = () => void this.close({ reason: 'peer' })
   #unlisten: () => void
   /** Called on close to release what the adapter owns beyond the port (a worker to stop). */
   #teardown: (() => void | Promise<void>) | undefined

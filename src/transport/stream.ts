@@ -91,7 +91,7 @@ export class StreamTransport implements Transport {
     // (only once the socket has said it is full: what one turn queues is batching, not backlog)
     const waiting = this.#pendingBytes + this.#out.writableLength
     if (this.#waitingDrain && waiting > this.#limits.outgoing) {
-      this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${waiting} bytes wait to be written (limits.maxOutgoingBytes is ${this.#limits.outgoing})`) })
+      void this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${waiting} bytes wait to be written (limits.maxOutgoingBytes is ${this.#limits.outgoing})`) })
       return
     }
     const header = Buffer.allocUnsafe(HEADER)
@@ -209,7 +209,7 @@ export class StreamTransport implements Transport {
     this.#broken = true
     this.#partial = Buffer.alloc(0)
     this.#partialLength = 0
-    if (!this.#inbox.fault(error)) this.close({ reason: 'error', error })
+    if (!this.#inbox.fault(error)) void this.close({ reason: 'error', error })
   }
 
   // The stream ended or failed. Where the end has a better reason (a child's exit code or signal,
@@ -218,8 +218,8 @@ export class StreamTransport implements Transport {
     if (this.#closed) return
     const info = this.#opts.endInfo?.()
     const better = (i: CloseInfo) => (i.exitCode != null || i.signal != null || i.error !== undefined ? i : fallback)
-    if (info instanceof Promise) info.then((i) => this.close(better(i)), () => this.close(fallback))
-    else this.close(info === undefined ? fallback : better(info))
+    if (info instanceof Promise) void info.then((i) => this.close(better(i)), () => this.close(fallback))
+    else void this.close(info === undefined ? fallback : better(info))
   }
 
   ref(on: boolean): void {

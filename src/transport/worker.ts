@@ -20,7 +20,7 @@ export class WorkerTransport implements Transport {
     this.#error = err
   }
   #onMessageError = (err: unknown) => {
-    this.close({ reason: 'error', error: new ProtocolError('a message from the worker could not be deserialized', { cause: err }) })
+    void this.close({ reason: 'error', error: new ProtocolError('a message from the worker could not be deserialized', { cause: err }) })
   }
 
   constructor(worker: Worker) {
@@ -32,7 +32,7 @@ export class WorkerTransport implements Transport {
       worker.once('exit', (code) => {
         resolve(code)
         const info: CloseInfo = this.#error === undefined ? { reason: 'peer', exitCode: code } : { reason: 'error', exitCode: code, error: this.#error }
-        this.close(info)
+        void this.close(info)
       })
     })
   }

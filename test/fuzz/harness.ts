@@ -116,7 +116,7 @@ export function sendAttack(port: number, attack: Attack, lingerMs = 300): Promis
     s.on('data', () => {}) // drain what the server writes, so it never waits on us
     s.on('end', () => (closedByServer = true))
     s.on('close', finish)
-    s.on('connect', async () => {
+    s.on('connect', () => void (async () => {
       opened = true
       for (const c of attack.chunks) {
         if (s.destroyed) return
@@ -129,7 +129,7 @@ export function sendAttack(port: number, attack: Attack, lingerMs = 300): Promis
         s.end()
         timer = setTimeout(finish, 200)
       }
-    })
+    })())
   })
 }
 
