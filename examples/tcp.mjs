@@ -1,5 +1,5 @@
 // A TCP server and a client in one script; two clients share the server's registry.
-// Run: npm run build && node examples/tcp.mjs
+// Run: npm run example -- tcp
 import { listen, connect } from 'farside'
 
 class Counter {

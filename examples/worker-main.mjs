@@ -1,5 +1,5 @@
 // Offload an object to a worker thread and use it as if it were local.
-// Run: npm run build && node examples/worker-main.mjs
+// Run: npm run example -- worker
 import { worker } from 'farside'
 
 const conn = await worker(new URL('./worker-engine.mjs', import.meta.url), { workerData: { size: 100_000 } })
