@@ -20,6 +20,8 @@ export interface CallerParts {
   timeout: number | undefined
   /** Why the connection closed, once it has. */
   closeInfo(): CloseInfo | undefined
+  /** Whether the peer reads META (its handshake named the 'meta' feature). */
+  peerReadsMeta(): boolean
 }
 
 /** Thrown while encoding: an argument is a result the peer does not keep; wait for it first. */
@@ -108,8 +110,10 @@ export class Caller {
     const trace = traceContext(this.host.connection, op, h.base, h.path, state.rid)
     state.trace = trace
     callChannel.start.publish(trace)
+    // a peer that does not know META would take it for a broken frame (before the handshake it
+    // is not known yet: such operations carry no metadata)
     const meta = outgoingMeta(trace.metadata)
-    if (meta !== undefined) this.#p.outbox.push(Soon.Op, META, state.rid, meta)
+    if (meta !== undefined && this.#p.peerReadsMeta()) this.#p.outbox.push(Soon.Op, META, state.rid, meta)
   }
 
   /** A RemotePromise already rejected with `err`. */

@@ -136,6 +136,7 @@ export class Connection<Root = unknown> extends EventEmitter {
       stacks: o.stacks,
       timeout: o.timeout,
       closeInfo: () => this.#closeInfo,
+      peerReadsMeta: () => this.#handshake.stage === Stage.Ready && this.#handshake.peerFeatures.has('meta'),
     })
     const factory = options[ROOT_FACTORY]
     const host: ProxyHost = {

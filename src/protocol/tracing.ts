@@ -27,7 +27,8 @@ export interface TraceContext {
    * String key–value pairs that cross with the operation: a `farside:call` start subscriber may
    * add to it (`traceparent`, as an OpenTelemetry propagator injects it) and the peer's
    * `farside:serve` subscribers read it. At most 16 keys; names up to 64 and values up to 1024
-   * characters; anything else is left out.
+   * characters; anything else is left out. Operations sent before the handshake is done carry
+   * none (the peer may be one that does not read it), nor do those to a peer without 'meta'.
    */
   metadata: Record<string, string>
   /** The operation's value, on asyncStart/asyncEnd when it succeeded. */
