@@ -157,6 +157,14 @@ export const transports: TransportCase[] = [
     },
   },
   {
+    name: 'worker (shared memory)',
+    remote: true,
+    async start(auth = {}) {
+      const conn = await tsWorker('service-peer.ts', { ...auth.client, ...childEnv(auth), sharedMemory: true })
+      return { conn, close: () => conn.close() }
+    },
+  },
+  {
     name: 'fork',
     remote: true,
     async start(auth = {}) {

@@ -2,7 +2,8 @@
 import { isMainThread, parentPort } from 'node:worker_threads'
 import { Writable } from 'node:stream'
 import { Connection } from '../protocol/connection.ts'
-import { MessagePortTransport } from '../transport/message-port.ts'
+import type { Transport } from '../transport/transport.ts'
+import { acceptTransport } from './port.ts'
 import { IpcTransport } from '../transport/ipc.ts'
 import { StreamTransport } from '../transport/stream.ts'
 import { STDIO_ENV } from './child.ts'
@@ -25,13 +26,15 @@ import { withHeartbeat } from './heartbeat.ts'
 export async function serveParent(options: ConnectionOptions = {}): Promise<Connection> {
   // a parent thread shares this process: no heartbeat; a parent process over a pipe may freeze
   const inThread = !isMainThread && parentPort !== null
-  const conn = new Connection(parentTransport(options), inThread ? options : withHeartbeat(options))
+  const conn = new Connection(await parentTransport(options), inThread ? options : withHeartbeat(options))
   await conn.ready
   return conn
 }
 
-function parentTransport(options: ConnectionOptions) {
-  if (!isMainThread && parentPort !== null) return new MessagePortTransport(parentPort)
+async function parentTransport(options: ConnectionOptions): Promise<Transport> {
+  // the parent's first message says which: the shared-memory setup (worker(url, { sharedMemory }))
+  // or its hello; it always sends one of them at once
+  if (!isMainThread && parentPort !== null) return acceptTransport(parentPort)
   if (process.env[STDIO_ENV] === '1') {
     // children of this process must not take their stdio for a protocol channel
     delete process.env[STDIO_ENV]
