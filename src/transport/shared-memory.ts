@@ -214,7 +214,7 @@ export class SharedMemoryTransport implements Transport {
       this.#spinQueued = true
       return
     }
-    if (this.#drain()) { DBG.pre++; return }
+    if (this.#drain()) return
     this.#in.unpark()
     const deadline = Math.min(t0 + this.#budget / 1000, this.#turnStart + TURN_MS)
     let now = t0
