@@ -8,15 +8,16 @@ import { Inbox } from './inbox.ts'
 import { DEFAULT_RING_BYTES, Next, Ring, checkRingBytes } from './shared-memory-ring.ts'
 import { Encoder, Decoder, type Format } from './shared-memory-codec.ts'
 
-// The spin budget, in µs: how long a thread polls its incoming ring after sending before it
-// parks. It adapts to recent round trips: an answer seen after t µs moves it towards 4t; one that
-// came only after parking, T µs after the send, towards 2T if T is under the cap (spinning a
-// little longer would have caught it) or down to the floor if not (the peer is busy: spinning
-// would only burn CPU). Each step moves a quarter of the way (an exponential average).
+// The spin budget, in µs: how long a thread polls its incoming ring after a send before it parks.
+// It adapts to recent round trips: an answer caught after t µs raises it to 4t (if lower); a spin
+// that caught nothing halves it, down to the floor (the peer is busy, or sends nothing back: more
+// spinning would only burn CPU). Every PROBE_EVERY-th spin polls up to the cap instead, so a budget
+// at the floor finds its way back up when answers come quickly again. Never above the cap.
 export const SPIN_FLOOR_US = 2
 export const SPIN_START_US = 50
 /** A few cross-thread wake-ups' worth (one costs 30-70 µs here): more never pays for itself. */
 export const SPIN_CAP_US = 200
+export const PROBE_EVERY = 32
 /** Continuous spinning and delivering per turn of the event loop before yielding (setImmediate). */
 export const TURN_MS = 1
 
@@ -76,8 +77,7 @@ export class SharedMemoryTransport implements Transport {
   #parked = false
   #spinQueued = false
   #budget = SPIN_START_US
-  /** performance.now() of the send that ended in parking, or 0. */
-  #missedAt = 0
+  #spins = 0
   /** performance.now() when this turn of the event loop began spinning, or 0. */
   #turnStart = 0
   #started = false
@@ -216,21 +216,17 @@ export class SharedMemoryTransport implements Transport {
     }
     if (this.#drain()) return
     this.#in.unpark()
-    const deadline = Math.min(t0 + this.#budget / 1000, this.#turnStart + TURN_MS)
+    const budget = ++this.#spins % PROBE_EVERY === 0 ? SPIN_CAP_US : this.#budget
+    const deadline = Math.min(t0 + budget / 1000, this.#turnStart + TURN_MS)
     let now = t0
     while (!this.#in.ready() && now < deadline) now = performance.now()
     if (this.#in.ready()) {
-      this.#adapt(4 * (now - t0) * 1000)
+      this.#budget = Math.min(SPIN_CAP_US, Math.max(this.#budget, 4000 * (now - t0)))
       this.#drain()
       return
     }
-    this.#missedAt = t0
+    this.#budget = Math.max(SPIN_FLOOR_US, this.#budget / 2)
     this.#park()
-  }
-
-  #adapt(target: number): void {
-    const t = Math.min(SPIN_CAP_US, Math.max(SPIN_FLOOR_US, target))
-    this.#budget += (t - this.#budget) / 4
   }
 
   /** Parks on the incoming ring (one pending waitAsync at most); reads at once if a record came. */
@@ -257,11 +253,6 @@ export class SharedMemoryTransport implements Transport {
 
   #woke(): void {
     if (this.#closed) return
-    if (this.#missedAt !== 0 && this.#in.ready()) {
-      const late = (performance.now() - this.#missedAt) * 1000
-      this.#adapt(late < SPIN_CAP_US ? 2 * late : SPIN_FLOOR_US)
-      this.#missedAt = 0
-    }
     this.#drain()
     // the answers may have sent something: that send's spin parks again, after it spun
     if (!this.#spinQueued) this.#park()
