@@ -9,14 +9,16 @@ import { DEFAULT_RING_BYTES, Next, Ring, checkRingBytes } from './shared-memory-
 import { Encoder, Decoder, type Format } from './shared-memory-codec.ts'
 
 // The spin budget, in µs: how long a thread polls its incoming ring after a send before it parks.
-// It adapts to recent round trips: an answer caught after t µs raises it to 4t (if lower); a spin
-// that caught nothing halves it, down to the floor (the peer is busy, or sends nothing back: more
-// spinning would only burn CPU). Every PROBE_EVERY-th spin polls up to the cap instead, so a budget
-// at the floor finds its way back up when answers come quickly again. Never above the cap.
+// It adapts to recent round trips: an answer caught after t µs, if t is at most WORTH_US, raises it
+// to 4t (if lower); a slower answer, or none, halves it, down to the floor. (Parking and being
+// woken costs about WORTH_US: an answer slower than that is as well waited for parked, without
+// burning a core, and on a machine whose cores are all taken spinning only delays the peer.)
+// Every PROBE_EVERY-th spin polls up to the cap, so a budget at the floor finds its way back up
+// when answers come quickly again.
 export const SPIN_FLOOR_US = 2
 export const SPIN_START_US = 50
-/** A few cross-thread wake-ups' worth (one costs 30-70 µs here): more never pays for itself. */
-export const SPIN_CAP_US = 200
+export const SPIN_CAP_US = 100
+export const WORTH_US = 25
 export const PROBE_EVERY = 32
 /** Continuous spinning and delivering per turn of the event loop before yielding (setImmediate). */
 export const TURN_MS = 1
@@ -221,7 +223,8 @@ export class SharedMemoryTransport implements Transport {
     let now = t0
     while (!this.#in.ready() && now < deadline) now = performance.now()
     if (this.#in.ready()) {
-      this.#budget = Math.min(SPIN_CAP_US, Math.max(this.#budget, 4000 * (now - t0)))
+      const t = 1000 * (now - t0)
+      this.#budget = t <= WORTH_US ? Math.min(SPIN_CAP_US, Math.max(this.#budget, 4 * t)) : Math.max(SPIN_FLOOR_US, this.#budget / 2)
       this.#drain()
       return
     }
