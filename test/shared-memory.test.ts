@@ -102,6 +102,17 @@ test('batches over half the ring and transfer lists go by the port, in order wit
   await conn.close()
 })
 
+test('typed arrays that cross by v8 in the ring are copies, not views of the ring', async () => {
+  const conn = await peer(SMALL)
+  const root = conn.root as any
+  const bytes = (await root.echo(new Uint8Array([1, 2, 3]))) as Uint8Array
+  // more traffic reuses the ring where those bytes were read
+  for (let i = 0; i < 50; i++) await root.echo('z'.repeat(1000))
+  assert.ok(bytes.buffer instanceof ArrayBuffer, 'not a view of the SharedArrayBuffer')
+  assert.equal([...bytes], [1, 2, 3])
+  await conn.close()
+})
+
 test('an idle connection costs (nearly) no CPU: both threads park', async () => {
   const conn = await peer()
   const root = conn.root as any

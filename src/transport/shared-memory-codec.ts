@@ -72,8 +72,8 @@ export class Encoder {
 
   #room(n: number): void {
     const need = this.#n + n
-    if (need <= this.#buf.length) return
     if (need > this.#max) throw TOO_BIG
+    if (need <= this.#buf.length) return
     const next = Buffer.allocUnsafe(Math.min(Math.max(need, this.#buf.length * 2), this.#max))
     this.#buf.copy(next, 0, 0, this.#n)
     this.#buf = next
@@ -203,7 +203,9 @@ export class Decoder {
   /** The value in buf[start, end) (format byte first). Throws on bytes no Encoder wrote. */
   decode(start: number, end: number): unknown {
     const format = this.#buf[start]
-    if (format === Format.V8) return deserialize(this.#buf.subarray(start + 1, end))
+    // copied out first: node:v8 hands back typed arrays that are views of its input, which here is
+    // the ring (shared, and reused as soon as the record is read)
+    if (format === Format.V8) return deserialize(Buffer.from(this.#buf.subarray(start + 1, end)))
     if (format !== Format.Compact) throw new RangeError(`unknown shared-memory record format ${format}`)
     this.#at = start + 1
     const v = this.#value(end)

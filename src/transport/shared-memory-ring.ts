@@ -84,6 +84,8 @@ export class Ring {
   #mask: number
   /** This side's own position (the producer's W or the consumer's R), mirrored in `ctl`. */
   #pos = 0
+  /** The producer's last look at R (the one its last failed write was decided on). */
+  #seenR = 0
   /** Where the last Data record's body starts and ends (valid until the next read). */
   start = 0
   end = 0
@@ -105,7 +107,8 @@ export class Ring {
   /** Room for a record of `length` body bytes now (false: full, wait for the consumer). */
   #reserve(length: number): number {
     const need = 4 + align(length)
-    const used = (this.#pos - Atomics.load(this.ctl, R)) >>> 0
+    const r = (this.#seenR = Atomics.load(this.ctl, R))
+    const used = (this.#pos - r) >>> 0
     const free = this.capacity - used
     const at = this.#pos & this.#mask
     const tail = this.capacity - at
@@ -122,6 +125,8 @@ export class Ring {
    * (nothing written) if it does not fit now.
    */
   write(format: number, body: Uint8Array, length: number): boolean {
+    // a record over half the ring might never fit: the caller sends such a batch by the port
+    if (length + 1 > this.maxRecord) throw new RangeError(`a ${length + 1}-byte record does not fit a ${this.capacity}-byte ring`)
     const at = this.#reserve(length + 1)
     if (at < 0) return false
     this.#heads[at >> 2] = length + 1
@@ -153,10 +158,9 @@ export class Ring {
    */
   room(): Promise<unknown> | undefined {
     Atomics.store(this.ctl, PRODUCER_WAITING, 1)
-    const r = Atomics.load(this.ctl, R)
-    // a read between the failed write and the flag: try again now
-    if (((this.#pos - r) >>> 0) === 0) return undefined
-    const w = waitAsync(this.ctl, R, r)
+    // wait on the R the failed write saw: a read since then (whose notify may have come before
+    // this wait) makes it return at once, so no wake-up is lost
+    const w = waitAsync(this.ctl, R, this.#seenR)
     return w.async ? w.value : undefined
   }
 

@@ -180,7 +180,8 @@ export class SharedMemoryTransport implements Transport {
       void this.close({ reason: 'error', error: new ProtocolError(`the peer is not reading: ${this.#pendingBytes} bytes wait for room in the shared-memory ring (limits.maxOutgoingBytes is ${this.#outgoingLimit})`) })
       return
     }
-    this.#room()
+    // one wait for room at a time: it moves everything queued by then
+    if (!this.#waitingRoom) this.#room()
   }
 
   /** Moves queued records into the ring while they fit; else waits for the peer to read. */
@@ -216,7 +217,7 @@ export class SharedMemoryTransport implements Transport {
       this.#spinQueued = true
       return
     }
-    if (this.#drain()) return
+    if (this.#drain()) return this.#rest()
     this.#in.unpark()
     const budget = ++this.#spins % PROBE_EVERY === 0 ? SPIN_CAP_US : this.#budget
     const deadline = Math.min(t0 + budget / 1000, this.#turnStart + TURN_MS)
@@ -226,7 +227,7 @@ export class SharedMemoryTransport implements Transport {
       const t = 1000 * (now - t0)
       this.#budget = t <= WORTH_US ? Math.min(SPIN_CAP_US, Math.max(this.#budget, 4 * t)) : Math.max(SPIN_FLOOR_US, this.#budget / 2)
       this.#drain()
-      return
+      return this.#rest()
     }
     this.#budget = Math.max(SPIN_FLOOR_US, this.#budget / 2)
     this.#park()
@@ -257,7 +258,14 @@ export class SharedMemoryTransport implements Transport {
   #woke(): void {
     if (this.#closed) return
     this.#drain()
-    // the answers may have sent something: that send's spin parks again, after it spun
+    this.#rest()
+  }
+
+  /**
+   * After reading: park again, unless what was read sent something (that send's spin parks when
+   * it is done). Every path that reads ends here, so the producer is never left unnotified.
+   */
+  #rest(): void {
     if (!this.#spinQueued) this.#park()
   }
 
@@ -301,7 +309,7 @@ export class SharedMemoryTransport implements Transport {
     this.#ported.push(data)
     if (!this.#needPorted) return
     this.#drain()
-    if (!this.#spinQueued) this.#park()
+    this.#rest()
   }
 
   /** The peer is gone: deliver what it wrote before it went, then close. */
