@@ -148,13 +148,13 @@ export class Ring {
   #publish(n: number): void {
     this.#pos = (this.#pos + n) >>> 0
     Atomics.store(this.ctl, W, this.#pos | 0)
-    // Dekker with park(): W is stored before PARKED is read, PARKED before W on the other side
+    // Dekker with arm(): W is stored before PARKED is read, PARKED before W on the other side
     if (Atomics.load(this.ctl, CONSUMER_PARKED) === 1) Atomics.notify(this.ctl, W)
   }
 
   /**
-   * Asks to be woken when the consumer frees room: resolves at once if it already did, else once
-   * it reads. Does not keep the event loop alive (nodejs/node#44729): the port does.
+   * After a failed write: a promise that resolves once the consumer has read since (undefined if
+   * it already has: try again now). Does not keep the event loop alive (nodejs/node#44729).
    */
   room(): Promise<unknown> | undefined {
     Atomics.store(this.ctl, PRODUCER_WAITING, 1)
