@@ -5,7 +5,7 @@ import { birpc } from './contenders/birpc.ts'
 import { capnweb } from './contenders/capnweb.ts'
 import { comlink } from './contenders/comlink.ts'
 import type { Contender, Session } from './contenders/contender.ts'
-import { farsidePair, farsideWorker } from './contenders/farside.ts'
+import { farsidePair, farsideSharedWorker, farsideWorker } from './contenders/farside.ts'
 import { ownWorkers, sharedHost } from './contenders/hosts.ts'
 import { raw, rawSameThread, rawWorkerAndChannel } from './contenders/raw.ts'
 import { deadline, progress } from './lib/measure.ts'
@@ -13,6 +13,7 @@ import { render, type Table, type Target } from './lib/report.ts'
 import { fasterThan, ratioTarget } from './lib/targets.ts'
 import { inFlight, sequential, type Row } from './scenarios/calls.ts'
 import { memory } from './scenarios/memory.ts'
+import { sharedMemory } from './scenarios/shared-memory.ts'
 import { callback, chain } from './scenarios/ops.ts'
 import { detailTable, measureTransport, payloadTable, summaryTable, transportTargets, type TransportOutcome, type TransportSpec } from './scenarios/transports.ts'
 import { farsideFork, farsideSpawn, rawFork, rawSpawn } from './transports/child.ts'
@@ -31,6 +32,7 @@ const SIZES = {
   inFlight: { n: 1000, bursts: 1, ...rounds(201, 20) },
   ops: { ops: 10, ...rounds(301, 50) },
   memory: { total: QUICK ? 50_000 : 1_000_000, inFlight: 1000 },
+  sharedMemory: { cpu: { calls: 200, rounds: QUICK ? 5 : 50 }, idleMs: QUICK ? 200 : 1000 },
   // every transport against its own raw ping-pong; the 16 MiB rounds are few (each is tens of ms)
   transports: {
     sequential: { calls: 20, ...rounds(301, 30) },
@@ -117,6 +119,12 @@ async function transport(spec: Omit<TransportSpec, 'rows'>, contenders: Contende
   }
 }
 outcomes.push(await measureTransport({ name: 'worker', how: 'worker() → serveParent(), MessagePort', rows: [farside, rawRow], raw: RAW }, T, { seq, thr }))
+// The shared-memory worker against the same rows (scenarios/shared-memory.ts), then its payload row.
+const smRow = await start(farsideSharedWorker)
+const sm = await sharedMemory(rows, smRow, RAW, PEERS, { sequential: sq, inFlight: fl, ...SIZES.sharedMemory })
+tables.push(...sm.tables)
+targets.push(...sm.targets)
+outcomes.push(await measureTransport({ name: 'worker (shared memory)', how: 'worker(url, { sharedMemory: true }) → serveParent(), rings in a SharedArrayBuffer', rows: [{ name: 'farside', session: smRow.session }, rawRow], raw: RAW }, T))
 // From here the main thread runs on CPU 0 and every far process on CPU 1 (transports/placement.ts).
 const unpin = pinClient()
 try {
@@ -146,7 +154,7 @@ const mem = await memory(farside.session, mm.total, mm.inFlight)
 tables.push(mem.table)
 targets.push(...mem.targets)
 
-for (const r of [...rows, ...ownRows.slice(1), ...same]) await r.session.close()
+for (const r of [...rows, ...ownRows.slice(1), ...same, smRow]) await r.session.close()
 
 const how = `All figures come from one run of \`npm run bench\`. farside runs in a worker thread started with \`worker()\`
 (its far side \`serveParent()\`, over the Worker's own port). comlink, capnweb, birpc and the baseline are served by that

@@ -1,5 +1,6 @@
 // farside: promise-based handles to objects on the far side of a port, pipe or socket.
-export { pair, connectPort } from './endpoints/port.ts'
+export { pair, connectPort, acceptPort, type PortConnectOptions } from './endpoints/port.ts'
+export type { SharedMemoryOptions } from './transport/shared-memory.ts'
 export { worker, type WorkerConnectOptions } from './endpoints/worker.ts'
 export { fork, spawn, type ChildOptions, type SpawnOptions } from './endpoints/child.ts'
 export { serveParent } from './endpoints/serve-parent.ts'

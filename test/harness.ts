@@ -162,6 +162,15 @@ export const transports: TransportCase[] = [
     },
   },
   {
+    name: 'worker (shared memory)',
+    kind: 'shared-memory',
+    remote: true,
+    async start(auth = {}) {
+      const conn = await tsWorker('service-peer.ts', { ...auth.client, ...childEnv(auth), sharedMemory: true })
+      return { conn, close: () => conn.close() }
+    },
+  },
+  {
     name: 'fork',
     kind: 'fork',
     remote: true,

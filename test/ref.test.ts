@@ -19,7 +19,7 @@ function run(args: string[]): Promise<{ code: number | null; out: string }> {
   })
 }
 
-for (const kind of ['worker', 'fork', 'spawn', 'tcp']) {
+for (const kind of ['worker', 'shared-memory', 'fork', 'spawn', 'tcp']) {
   test(`${kind}: unref() lets the process exit with a call pending; ref() undoes it`, async () => {
     const server = kind === 'tcp' ? await listen({ host: '127.0.0.1', port: 0 }, { root: new Service() }) : undefined
     try {

@@ -1,4 +1,5 @@
-// farside's rows: over a worker thread (worker()/serveParent()) and within one thread (pair()),
+// farside's rows: over a worker thread (worker()/serveParent(), by its port or by shared memory)
+// and within one thread (pair()),
 // both serving fixtures/service.mjs.
 import { pair, release, worker, type Connection, type Remote } from 'farside'
 import { createService, type Service } from '../fixtures/service.mjs'
@@ -46,6 +47,15 @@ export const farsideWorker: Contender<FarsideSession> = {
   name: 'farside',
   async start() {
     const conn = await worker(fixture('farside-worker.mjs'))
+    return session(conn, () => conn.close())
+  },
+}
+
+/** farside over shared memory: the same worker file, worker(url, { sharedMemory: true }). */
+export const farsideSharedWorker: Contender<FarsideSession> = {
+  name: 'farside (shared memory)',
+  async start() {
+    const conn = await worker(fixture('farside-worker.mjs'), { sharedMemory: true })
     return session(conn, () => conn.close())
   },
 }

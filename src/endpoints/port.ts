@@ -3,7 +3,22 @@
 import { MessageChannel } from 'node:worker_threads'
 import { Connection } from '../protocol/connection.ts'
 import { MessagePortTransport, portStyle, type PortLike, type WebPortLike } from '../transport/message-port.ts'
+import { SharedMemoryTransport, ringBytesFor, setupBuffer, setupMessage, type SharedMemoryOptions } from '../transport/shared-memory.ts'
+import { createRings } from '../transport/shared-memory-ring.ts'
+import type { Transport } from '../transport/transport.ts'
+import { validateOptions } from '../protocol/options.ts'
+import { ConnectionClosedError } from '../errors.ts'
 import type { ConnectionOptions } from '../types.ts'
+
+/** connectPort() options: connection options, and whether to carry calls through shared memory. */
+export interface PortConnectOptions extends ConnectionOptions {
+  /**
+   * Make rings in shared memory and carry calls through them (the port then carries only what
+   * they cannot: transfer lists, batches over half a ring). The far side must take the port
+   * with acceptPort() (or be a worker's serveParent() on its parentPort). Node-style ports only.
+   */
+  sharedMemory?: boolean | SharedMemoryOptions
+}
 
 /**
  * Two connected ends in one process, over a MessageChannel: `a.root` is b's root and `b.root`
@@ -50,12 +65,80 @@ export function pair<A = unknown, B = unknown>(
  *
  * Throws TypeError, naming both shapes, for anything else.
  */
-export function connectPort<T = unknown>(port: PortLike | WebPortLike, options?: ConnectionOptions): Connection<T> {
-  if (portStyle(port) === undefined) {
+export function connectPort<T = unknown>(port: PortLike | WebPortLike, options?: PortConnectOptions): Connection<T> {
+  const style = portStyle(port)
+  if (style === undefined) {
     throw new TypeError(
       'connectPort() needs a MessagePort-like endpoint: Node-style (postMessage, on, off: MessagePort, Worker, parentPort) ' +
         'or web-style (postMessage, addEventListener, removeEventListener: BroadcastChannel, an EventTarget port)',
     )
   }
-  return new Connection<T>(new MessagePortTransport(port), options).describe('port', '')
+  if (options === undefined || !('sharedMemory' in options)) return new Connection<T>(new MessagePortTransport(port), options).describe('port', '')
+  const { sharedMemory, ...connOptions } = options
+  const ringBytes = ringBytesFor(sharedMemory)
+  if (ringBytes === undefined) return new Connection<T>(new MessagePortTransport(port), connOptions).describe('port', '')
+  validateOptions(connOptions)
+  if (style !== 'node') throw new TypeError('connectPort(port, { sharedMemory }) needs a Node-style port (a MessagePort, a Worker): the far side must see its close')
+  const sab = createRings(ringBytes)
+  // first on the port, before the hello: acceptPort() on the far side learns of the rings from it
+  port.postMessage(setupMessage(sab))
+  return new Connection<T>(new SharedMemoryTransport(new MessagePortTransport(port), sab, 0), connOptions).describe('shared-memory', '')
+}
+
+/**
+ * The far side of connectPort() on a Node-style port (MessagePort, parentPort): waits for the
+ * first message and connects as the other side asked, over shared memory (connectPort(port,
+ * { sharedMemory })) or over the port alone. Resolves once the first message came (the handshake
+ * continues in the background, as with connectPort()); rejects with ConnectionClosedError if the
+ * port closes first, TypeError for a web-style endpoint or a bad option. The connection owns the port.
+ */
+export async function acceptPort<T = unknown>(port: PortLike, options?: ConnectionOptions): Promise<Connection<T>> {
+  if (options !== undefined) validateOptions(options)
+  const transport = await acceptTransport(port)
+  return new Connection<T>(transport, options).describe(transport instanceof SharedMemoryTransport ? 'shared-memory' : 'port', '')
+}
+
+/** @internal acceptPort()'s transport, for serveParent(): the first message decides. */
+export function acceptTransport(port: PortLike): Promise<Transport> {
+  if (portStyle(port) !== 'node') return Promise.reject(new TypeError('acceptPort() needs a Node-style port (postMessage, on, off): a MessagePort, parentPort'))
+  return new Promise((resolve, reject) => {
+    const first = (message: unknown) => {
+      port.off('message', first)
+      port.off('close', closed)
+      // the transport listens at once, in this same turn: nothing after the first message is lost
+      const sab = setupBuffer(message)
+      if (sab !== undefined) return resolve(new SharedMemoryTransport(new MessagePortTransport(port), sab, 1))
+      resolve(replaying(message, new MessagePortTransport(port)))
+    }
+    const closed = () => {
+      port.off('message', first)
+      port.off('close', closed)
+      reject(new ConnectionClosedError({ reason: 'peer' }, 'the port closed before the other side connected'))
+    }
+    port.on('message', first)
+    port.on('close', closed)
+    port.start?.()
+  })
+}
+
+/** `inner`, with `first` (already taken off the port) delivered before what it holds. */
+function replaying(first: unknown, inner: Transport): Transport {
+  return {
+    // on a later microtask, as a port delivers: the connection sends its hello before it hears the peer's
+    start(sink) {
+      queueMicrotask(() => {
+        sink.message(first)
+        inner.start(sink)
+      })
+    },
+    send: (data, transfer) => inner.send(data, transfer),
+    close: (info) => inner.close(info),
+    ref: (on) => inner.ref?.(on),
+    get bytesIn() {
+      return inner.bytesIn
+    },
+    get bytesOut() {
+      return inner.bytesOut
+    },
+  }
 }

@@ -2,9 +2,11 @@
 import { isMainThread, parentPort } from 'node:worker_threads'
 import { Writable } from 'node:stream'
 import { Connection } from '../protocol/connection.ts'
-import { MessagePortTransport } from '../transport/message-port.ts'
+import type { Transport } from '../transport/transport.ts'
+import { acceptTransport } from './port.ts'
 import { IpcTransport } from '../transport/ipc.ts'
 import { StreamTransport } from '../transport/stream.ts'
+import { SharedMemoryTransport } from '../transport/shared-memory.ts'
 import { STDIO_ENV } from './child.ts'
 import type { ConnectionOptions } from '../types.ts'
 import { withHeartbeat } from './heartbeat.ts'
@@ -26,14 +28,17 @@ export async function serveParent<T = unknown>(options: ConnectionOptions = {}):
   // a parent thread shares this process: no heartbeat; a parent process over a pipe may freeze
   const inThread = !isMainThread && parentPort !== null
   const stdio = !inThread && process.env[STDIO_ENV] === '1'
-  const conn = new Connection<T>(parentTransport(options), inThread ? options : withHeartbeat(options))
-  conn.describe(inThread ? 'worker' : stdio ? 'spawn' : 'fork', inThread ? 'parent thread' : `pid ${process.ppid}`)
+  const transport = await parentTransport(options)
+  const conn = new Connection<T>(transport, inThread ? options : withHeartbeat(options))
+  conn.describe(inThread ? (transport instanceof SharedMemoryTransport ? 'shared-memory' : 'worker') : stdio ? 'spawn' : 'fork', inThread ? 'parent thread' : `pid ${process.ppid}`)
   await conn.ready
   return conn
 }
 
-function parentTransport(options: ConnectionOptions) {
-  if (!isMainThread && parentPort !== null) return new MessagePortTransport(parentPort)
+async function parentTransport(options: ConnectionOptions): Promise<Transport> {
+  // the parent's first message says which: the shared-memory setup (worker(url, { sharedMemory }))
+  // or its hello; it always sends one of them at once
+  if (!isMainThread && parentPort !== null) return acceptTransport(parentPort)
   if (process.env[STDIO_ENV] === '1') {
     // children of this process must not take their stdio for a protocol channel
     delete process.env[STDIO_ENV]
