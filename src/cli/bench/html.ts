@@ -44,7 +44,7 @@ function latencyChart(t: TransportResult, index: number): string {
     points: histogram(r.latency!.samples, lo, hi).map((p) => ({ ...p, label: `${p.y.toFixed(1)}% near ${time(p.x)}` })),
   }))
   const chart = lineChart({ id: `latency-${t.id}`, width: 460, height: 240, x: { label: 'round trip (log scale)', log: true, format: time }, y: { label: '% of calls', zero: true, format: (v) => `${v.toFixed(0)}%` }, series })
-  const medians = rows.map((r) => `<li>${legendMark(series[rows.indexOf(r)]!)} ${esc(r.name)}: p50 <b class="p50" data-row="${esc(r.name)}">${time(r.latency!.p50)}</b>, p99 ${time(r.latency!.p99)}</li>`)
+  const medians = rows.map((r) => `<li>${legendMark(series[rows.indexOf(r)]!)} ${esc(r.name)}: p50 <b class="p50" data-row="${esc(r.name)}" data-value="${r.latency!.p50}">${time(r.latency!.p50)}</b>, p99 ${time(r.latency!.p99)}</li>`)
   return `<figure class="latency" data-chart="latency" data-transport="${esc(t.id)}"><figcaption>${esc(t.id)} — ${esc(t.channel)}</figcaption>${chart}<ul class="legend">${medians.join('')}</ul></figure>`
 }
 
