@@ -16,7 +16,7 @@ import type { BenchReport, RowResult } from '../src/cli/bench/results.ts'
 import { percentile, summarize } from '../src/cli/bench/stats.ts'
 import { render } from '../src/cli/bench/table.ts'
 import { checkReport } from './browser/check-report.mjs'
-import { launch } from './browser/chromium.ts'
+import { launch } from './browser/chromium.mjs'
 import { TS_EXEC_ARGV } from './harness.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'farside-bench-test-'))

@@ -1,7 +1,7 @@
 // Takes the README's screenshot of a report: node --import tsx test/browser/screenshot.ts REPORT.html OUT.png
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
-import { launch } from './chromium.ts'
+import { launch } from './chromium.mjs'
 
 const [report, out] = process.argv.slice(2)
 if (!report || !out) throw new Error('usage: screenshot.ts REPORT.html OUT.png')
