@@ -13,6 +13,7 @@ import { selfSignedCertificate } from '../src/cli/bench/cert.ts'
 import { parseSizes, time } from '../src/cli/bench/format.ts'
 import { histogram, htmlReport } from '../src/cli/bench/html.ts'
 import type { BenchReport, RowResult } from '../src/cli/bench/results.ts'
+import { progress } from '../src/cli/bench/progress.ts'
 import { percentile, summarize } from '../src/cli/bench/stats.ts'
 import { render } from '../src/cli/bench/table.ts'
 import { checkReport } from './browser/check-report.mjs'
@@ -81,6 +82,28 @@ test('the certificate made with node:crypto passes a verifying TLS handshake for
   } finally {
     await new Promise((resolve) => server.close(resolve))
   }
+})
+
+test('the progress bar redraws one line on a terminal and writes nothing elsewhere', () => {
+  const written: string[] = []
+  const stream = (isTTY: boolean) => ({ isTTY, columns: 100, write: (s: string) => written.push(s) }) as unknown as NodeJS.WriteStream
+  const quiet = progress(4, stream(false))
+  quiet.step('a')
+  quiet.done()
+  assert.equal(written, [])
+  const bar = progress(4, stream(true))
+  bar.step('first')
+  bar.step('second')
+  bar.skip(1)
+  bar.step('last')
+  bar.done()
+  bar.done()
+  assert.is(written.length, 5)
+  assert.ok(written.slice(0, 4).every((line) => line.startsWith('\r')), 'each draw rewrites the line')
+  assert.match(written[0]!, / {2}0%.*first/)
+  assert.match(written[1]!, /25%.*second/)
+  assert.match(written[3]!, /75%.*last/)
+  assert.is(written[4], '\r\x1b[K')
 })
 
 test('the latency histogram keeps every call and bins them on a log scale', () => {

@@ -8,6 +8,12 @@ export function time(us: number): string {
   return `${(us / 1e6).toFixed(2)} s`
 }
 
+/** µs as an axis tick: "10 µs", "2 ms", "1.5 s" (no trailing zeros). */
+export function tickTime(us: number): string {
+  const [v, unit] = us < 1000 ? [us, 'µs'] : us < 1e6 ? [us / 1000, 'ms'] : [us / 1e6, 's']
+  return `${Number(v.toPrecision(3))} ${unit}`
+}
+
 /** Calls per second, short: "812/s", "41.2k/s", "1.05M/s". */
 export function rate(perSec: number): string {
   if (!Number.isFinite(perSec)) return '—'

@@ -2,7 +2,7 @@
 // with the environment, bars relative to raw, the latency distribution of each transport,
 // throughput against calls in flight, round trip against payload size, and the tables.
 import type { BenchReport, RowResult, TransportResult } from './results.ts'
-import { bytes, count, rate, ratio, time } from './format.ts'
+import { bytes, count, rate, ratio, tickTime, time } from './format.ts'
 import { latencyRatio, rawOf, throughputRatio } from './stats.ts'
 import { barChart, esc, lineChart, type Bar, type Series } from './svg.ts'
 
@@ -43,7 +43,7 @@ function latencyChart(t: TransportResult, index: number): string {
     dots: false,
     points: histogram(r.latency!.samples, lo, hi).map((p) => ({ ...p, label: `${p.y.toFixed(1)}% near ${time(p.x)}` })),
   }))
-  const chart = lineChart({ id: `latency-${t.id}`, width: 460, height: 240, x: { label: 'round trip (log scale)', log: true, format: time }, y: { label: '% of calls', zero: true, format: (v) => `${v.toFixed(0)}%` }, series })
+  const chart = lineChart({ id: `latency-${t.id}`, width: 460, height: 240, x: { label: 'round trip (log scale)', log: true, format: tickTime }, y: { label: '% of calls', zero: true, format: (v) => `${v.toFixed(0)}%` }, series })
   const medians = rows.map((r) => `<li>${legendMark(series[rows.indexOf(r)]!)} ${esc(r.name)}: p50 <b class="p50" data-row="${esc(r.name)}" data-value="${r.latency!.p50}">${time(r.latency!.p50)}</b>, p99 ${time(r.latency!.p99)}</li>`)
   return `<figure class="latency" data-chart="latency" data-transport="${esc(t.id)}"><figcaption>${esc(t.id)} — ${esc(t.channel)}</figcaption>${chart}<ul class="legend">${medians.join('')}</ul></figure>`
 }
@@ -106,7 +106,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 dl.env{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:8px 0}dl.env dt{color:#666}dl.env dd{margin:0}
 figure{margin:10px 0}figcaption{font-weight:600;margin-bottom:4px}.grid-2{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:8px 16px}
 svg.chart{max-width:100%;height:auto;background:#fff}.grid{stroke:#eee}.axis{stroke:#888}.reference{stroke:#222;stroke-dasharray:4 3}
-.tick{font-size:11px;fill:#555}.axis-label{font-size:12px;fill:#333}.bar-value{font-size:12px;fill:#222}
+.tick{font-size:11px;fill:#555}.axis-label{font-size:12px;fill:#333}.bar-value{font-size:12px;fill:#222;paint-order:stroke;stroke:#fff;stroke-width:3px}
 ul.legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:2px 16px;font-size:12px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.raw td{color:#666}.note{color:#555}`
@@ -135,7 +135,7 @@ export function htmlReport(report: BenchReport): string {
 <h2>Relative to raw</h2>${relativeBars(report)}
 <h2>Latency distribution, 1 call in flight</h2><div class="grid-2">${report.transports.map((t, i) => latencyChart(t, i)).join('')}</div>
 <h2>Throughput against calls in flight</h2><figure data-chart="throughput">${lineChart({ id: 'throughput', x: { label: 'calls in flight (log scale)', log: true, ticks: ticksOf(inFlight, String) }, y: { label: 'calls per second', zero: true, format: rate }, series: throughput })}${legend(throughput)}</figure>
-<h2>Round trip against payload size</h2><figure data-chart="payload">${lineChart({ id: 'payload', x: { label: 'payload, out and back by value (log scale)', log: true, ticks: ticksOf(payloads, bytes) }, y: { label: 'round trip, p50 (log scale)', log: true, format: time }, series: payload })}${legend(payload)}</figure>
+<h2>Round trip against payload size</h2><figure data-chart="payload">${lineChart({ id: 'payload', x: { label: 'payload, out and back by value (log scale)', log: true, ticks: ticksOf(payloads, bytes) }, y: { label: 'round trip, p50 (log scale)', log: true, format: tickTime }, series: payload })}${legend(payload)}</figure>
 <h2>Figures</h2>${tables(report)}
 ${list('Skipped', report.skipped.map((s) => `${s.id}: ${s.reason}`))}${list('Notes', report.notes)}
 </body></html>

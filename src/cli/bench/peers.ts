@@ -41,8 +41,8 @@ export async function servePeer(name: PeerName, port: MessagePort): Promise<void
   }
 }
 
-/** The main thread's side over `port` (the far side runs servePeer); `close` stops the worker. */
-export async function peerSession(name: PeerName, port: MessagePort, close: () => Promise<void>): Promise<Session> {
+/** The main thread's side over `port` (the far side runs servePeer); closing it closes the port. */
+export async function peerSession(name: PeerName, port: MessagePort): Promise<Session> {
   const [lib, adapter] = await loadPeer(name)
   let remote: { add(a: number, b: number): Promise<number>; echo(b: Uint8Array): Promise<Uint8Array> }
   let dispose = () => {}
@@ -58,7 +58,6 @@ export async function peerSession(name: PeerName, port: MessagePort, close: () =
     close: once(async () => {
       dispose()
       port.close()
-      await close()
     }),
   }
 }

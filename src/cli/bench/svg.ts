@@ -37,7 +37,7 @@ export interface LineChart {
   series: Series[]
 }
 
-const M = { top: 12, right: 16, bottom: 42, left: 64 }
+const M = { top: 12, right: 30, bottom: 42, left: 64 }
 const DASH = { solid: '', dashed: '6 4', dotted: '2 3' }
 
 /** Escapes text for HTML and SVG. */
@@ -58,7 +58,7 @@ function scale(lo: number, hi: number, a: number, b: number, log: boolean) {
 function ticks(lo: number, hi: number, log: boolean): number[] {
   if (log) {
     const out: number[] = []
-    const few = Math.log10(hi / lo) < 2.5
+    const few = Math.log10(hi / lo) < 1.5
     for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
       for (const m of few ? [1, 2, 5] : [1]) {
         const v = m * 10 ** e
@@ -82,7 +82,7 @@ function range(values: number[], axis: Axis): [number, number] {
   let lo = Math.min(...finite)
   let hi = Math.max(...finite)
   if (!finite.length) [lo, hi] = [1, 10]
-  if (axis.log) return axis.ticks?.length ? [lo, hi] : [10 ** Math.floor(Math.log10(lo)), 10 ** Math.ceil(Math.log10(hi))]
+  if (axis.log) return axis.ticks?.length ? [lo, hi] : [lo / 1.15, hi * 1.15]
   if (axis.zero) lo = Math.min(0, lo)
   if (hi === lo) hi = lo + 1
   return [lo, hi + (hi - lo) * 0.05]
@@ -146,7 +146,13 @@ export function barChart(c: { id: string; width?: number; bars: Bar[]; reference
   const finite = c.bars.map((b) => b.value).filter(Number.isFinite)
   const hi = Math.max(c.reference, ...finite) * 1.15
   const sx = scale(0, hi, left, w - M.right - 50, false)
-  const parts: string[] = [`<svg class="chart" id="${esc(c.id)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" xmlns="http://www.w3.org/2000/svg">`]
+  const ref = num(sx(c.reference))
+  const bottom = M.top + c.bars.length * row
+  // the reference line first, so that the bars and their figures are drawn over it
+  const parts: string[] = [
+    `<svg class="chart" id="${esc(c.id)}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" xmlns="http://www.w3.org/2000/svg">`,
+    `<line class="reference" x1="${ref}" x2="${ref}" y1="${M.top - 4}" y2="${bottom + 4}"/>`,
+  ]
   c.bars.forEach((b, i) => {
     const y = M.top + i * row
     const width = Number.isFinite(b.value) ? sx(b.value) - left : 0
@@ -156,10 +162,7 @@ export function barChart(c: { id: string; width?: number; bars: Bar[]; reference
       `<text class="bar-value" x="${num(left + Math.max(width, 0) + 6)}" y="${y + row / 2 + 4}">${esc(b.text)}</text>`,
     )
   })
-  const ref = num(sx(c.reference))
-  const bottom = M.top + c.bars.length * row
   parts.push(
-    `<line class="reference" x1="${ref}" x2="${ref}" y1="${M.top - 4}" y2="${bottom + 4}"/>`,
     `<text class="tick" x="${ref}" y="${bottom + 18}" text-anchor="middle">${num(c.reference)}× (raw)</text>`,
     `<text class="axis-label" x="${(left + w) / 2}" y="${h - 4}" text-anchor="middle">${esc(c.label)}</text>`,
     '</svg>',

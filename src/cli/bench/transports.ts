@@ -3,8 +3,8 @@
 // added to farside is one more entry here.
 import * as cp from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { MessageChannel, Worker } from 'node:worker_threads'
-import { fork, pair, spawn, worker, type WorkerConnectOptions } from '../../index.ts'
+import { MessageChannel } from 'node:worker_threads'
+import { fork, pair, spawn, transfer, worker, type Connection, type WorkerConnectOptions } from '../../index.ts'
 import { selfSignedCertificate } from './cert.ts'
 import { PEERS, loadPeer, peerSession } from './peers.ts'
 import { farsideSession, once, rawMessageSession, rawStreamSession, service, type Session } from './pingpong.ts'
@@ -63,38 +63,41 @@ const childEntry = fileURLToPath(entry('bench-child.js'))
 const farside = (start: () => Promise<Session>): Row => ({ name: 'farside', kind: 'farside', start })
 const raw = (name: string, start: () => Promise<Session>): Row => ({ name, kind: 'raw', start })
 
-/** A plain Worker answering the raw ping-pong on its own port: the channel worker() rides on. */
-const rawWorker = raw('raw postMessage', async () => {
-  const w = new Worker(workerEntry, { workerData: { mode: 'raw' } })
-  return rawMessageSession(w, (m) => w.postMessage(m), async () => {
-    await w.terminate()
-  })
-})
-
-/** The peers that load here, each in a worker of its own on a MessageChannel port. */
-async function peerRows(ctx: BenchContext): Promise<Row[]> {
-  const rows: Row[] = []
+/**
+ * The worker rows: farside's worker, and the raw ping-pong and the peers served by that same
+ * thread on MessagePorts of their own (worker-entry.ts's host()). A round trip to a thread on a
+ * 2-core machine comes in two speeds by how the OS places the threads, and a thread keeps its
+ * mode for a while: rows served by one thread share that luck, rows of different threads do not.
+ */
+async function workerRows(ctx: BenchContext, start: () => Promise<Connection>, peers: boolean): Promise<Row[]> {
+  let conn: Promise<Connection> | undefined
+  const shared = () => (conn ??= start())
+  const hosted = async (lib: string) => {
+    const { port1, port2 } = new MessageChannel()
+    await (shared().then((c) => (c.root as unknown as Hosting).host(lib, transfer(port2, [port2]))))
+    return port1
+  }
+  const rows: Row[] = [
+    farside(async () => farsideSession(await shared())),
+    raw('raw postMessage', async () => {
+      const port = await hosted('raw')
+      return rawMessageSession(port, (m) => port.postMessage(m), async () => {
+        port.close()
+      })
+    }),
+  ]
+  if (!peers) return rows
   const missing: string[] = []
   for (const name of PEERS) {
-    const loads = await loadPeer(name).then(() => true, () => false)
-    if (!loads) {
-      missing.push(name)
-      continue
-    }
-    rows.push({
-      name,
-      kind: 'peer',
-      async start() {
-        const { port1, port2 } = new MessageChannel()
-        const w = new Worker(workerEntry, { workerData: { mode: 'peer', lib: name, port: port2 }, transferList: [port2] })
-        return peerSession(name, port1, async () => {
-          await w.terminate()
-        })
-      },
-    })
+    if (!(await loadPeer(name).then(() => true, () => false))) missing.push(name)
+    else rows.push({ name, kind: 'peer', start: async () => peerSession(name, await hosted(name)) })
   }
   if (missing.length > 0) ctx.notes.push(`peers not installed, left out: ${missing.join(', ')} (npm install them beside farside to compare)`)
   return rows
+}
+
+interface Hosting {
+  host(lib: string, port: unknown): Promise<void>
 }
 
 const socketCase = (id: SocketKind, channel: string): TransportCase => ({
@@ -135,23 +138,20 @@ export const TRANSPORTS: TransportCase[] = [
   },
   {
     id: 'worker',
-    channel: 'worker thread (postMessage)',
-    async rows(ctx) {
-      return [farside(async () => farsideSession(await worker(workerEntry, { workerData: { mode: 'farside' } }))), rawWorker, ...(await peerRows(ctx))]
-    },
+    channel: 'worker thread (MessagePort)',
+    rows: (ctx) => workerRows(ctx, () => worker(workerEntry), true),
   },
   {
     id: 'worker-shm',
     channel: 'worker thread (shared memory)',
-    async rows() {
+    async rows(ctx) {
       // the option exists only in a farside that has the shared-memory transport: an unknown
       // option is a TypeError before any thread starts, which says this farside lacks it
-      const options = { sharedMemory: true, workerData: { mode: 'farside' } } as WorkerConnectOptions
+      const options = { sharedMemory: true } as WorkerConnectOptions
       const probe = await worker(workerEntry, options).catch((err: Error) => err)
       if (probe instanceof TypeError) throw new Error('this farside has no shared-memory worker transport')
       if (probe instanceof Error) throw probe
-      await probe.close()
-      return [farside(async () => farsideSession(await worker(workerEntry, options))), rawWorker]
+      return workerRows(ctx, async () => probe, false)
     },
   },
   {
