@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Browser } from 'playwright-core'
 import { selfSignedCertificate } from '../src/cli/bench/cert.ts'
+import { benchCommand } from '../src/cli/bench/command.ts'
 import { parseSizes, time } from '../src/cli/bench/format.ts'
 import { histogram, htmlReport } from '../src/cli/bench/html.ts'
 import type { BenchReport, RowResult } from '../src/cli/bench/results.ts'
@@ -193,12 +194,26 @@ test('a real run over pair: the table, the JSON with its samples, and the report
   }
 })
 
+/** benchCommand in this process, its stdout and stderr captured. */
+async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' }
+  const real = { stdout: process.stdout.write, stderr: process.stderr.write }
+  process.stdout.write = ((s: string) => ((out.stdout += s), true)) as typeof process.stdout.write
+  process.stderr.write = ((s: string) => ((out.stderr += s), true)) as typeof process.stderr.write
+  try {
+    return { code: await benchCommand(args), ...out }
+  } finally {
+    process.stdout.write = real.stdout
+    process.stderr.write = real.stderr
+  }
+}
+
 test('flags: --help, a bad flag or value names it and shows the usage (exit 2)', async () => {
-  const help = await bench(['--help'])
+  const help = await inProcess(['--help'])
   assert.is(help.code, 0)
   assert.match(help.stdout, /usage: farside bench/)
-  for (const [args, named] of [[['--bogus'], '--bogus'], [['--transports', 'pair,nope'], "'nope'"], [['--payloads', '1,0'], "'0'"], [['--json'], '--json']] as const) {
-    const r = await bench([...args])
+  for (const [args, named] of [[['--bogus'], '--bogus'], [['--transports', 'pair,nope'], "'nope'"], [['--payloads', '1,0'], "'0'"], [['--json'], '--json'], [['extra'], 'extra']] as const) {
+    const r = await inProcess([...args])
     assert.is(r.code, 2, args.join(' '))
     assert.ok(r.stderr.includes(named), `${args.join(' ')}: ${r.stderr}`)
     assert.match(r.stderr, /usage: farside bench/)
