@@ -15,7 +15,10 @@ import { parseSizes, time } from '../src/cli/bench/format.ts'
 import { histogram, htmlReport } from '../src/cli/bench/html.ts'
 import type { BenchReport, RowResult } from '../src/cli/bench/results.ts'
 import { progress } from '../src/cli/bench/progress.ts'
+import { runTransport, type Plan } from '../src/cli/bench/runner.ts'
 import { percentile, summarize } from '../src/cli/bench/stats.ts'
+import { BenchContext, type TransportCase } from '../src/cli/bench/transports.ts'
+import type { Session } from '../src/cli/bench/pingpong.ts'
 import { render } from '../src/cli/bench/table.ts'
 import { checkReport } from './browser/check-report.mjs'
 import { launch } from './browser/chromium.mjs'
@@ -83,6 +86,47 @@ test('the certificate made with node:crypto passes a verifying TLS handshake for
   } finally {
     await new Promise((resolve) => server.close(resolve))
   }
+})
+
+test('a row that fails to start or fails while measured is reported and the others go on; a transport that cannot run is skipped', async () => {
+  const plan: Plan = { latencyMs: 6, levelMs: 3, payloadMs: 3, rounds: 2, warmupCalls: 5, inFlight: [1, 10], payloads: [16] }
+  const closed: string[] = []
+  const session = (name: string, failAfter = Infinity): Session => {
+    let calls = 0
+    return {
+      add: async (a, b) => {
+        if (++calls > failAfter) throw new Error('the far side went away')
+        return a + b
+      },
+      echo: async (bytes) => bytes,
+      close: async () => void closed.push(name),
+    }
+  }
+  const t: TransportCase = {
+    id: 'fake',
+    channel: 'in memory',
+    rows: async () => [
+      { name: 'farside', kind: 'farside', start: async () => session('farside') },
+      { name: 'raw', kind: 'raw', start: async () => session('raw', 200) },
+      { name: 'peer', kind: 'peer', start: async () => Promise.reject(new Error('no such library')) },
+    ],
+  }
+  const steps: string[] = []
+  const ctx = new BenchContext()
+  const result = await runTransport(t, ctx, plan, (s) => steps.push(s))
+  assert.ok(!('skipped' in result))
+  if ('skipped' in result) return
+  const [farside, raw, peer] = result.rows
+  assert.is(farside!.error, undefined)
+  assert.equal(farside!.throughput.map((x) => x.inFlight), [1, 10])
+  assert.equal(farside!.payload.map((p) => p.bytes), [16])
+  assert.match(raw!.error!, /the far side went away/)
+  assert.is(peer!.error, 'did not start: no such library')
+  assert.equal(closed.sort(), ['farside', 'raw'], 'every started row is closed once')
+  assert.equal(steps, ['fake · latency', 'fake · 1 in flight', 'fake · 10 in flight', 'fake · 16 B payload'])
+  const skipped = await runTransport({ id: 'nope', channel: '', rows: async () => Promise.reject(new Error('not here')) }, ctx, plan, () => {})
+  assert.equal(skipped, { skipped: 'not here' })
+  await ctx.close()
 })
 
 test('the progress bar redraws one line on a terminal and writes nothing elsewhere', () => {

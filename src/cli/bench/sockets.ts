@@ -22,21 +22,28 @@ export function serveSockets(): void {
   const stops: (() => Promise<void>)[] = []
   // a parent that died without asking must not leave the servers listening
   process.once('disconnect', () => setTimeout(() => process.exit(0), 2000).unref())
-  process.once('message', async (setup: Setup) => {
-    const tcp = { host: '127.0.0.1', port: 0 }
-    const serve = async (address: Address, tlsOptions?: Setup['tls']) => {
-      const server = await listen(address, { root: service(), ...(tlsOptions ? { tls: tlsOptions } : {}) })
-      stops.push(() => server.close())
-      return { farside: server.address, raw: await rawServer(address, stops, tlsOptions) }
-    }
-    const addresses: Addresses = { tcp: await serve(tcp), unix: await serve({ path: join(setup.dir, 'farside.sock') }) }
-    if (setup.tls) addresses.tls = await serve(tcp, setup.tls)
-    process.send!({ addresses })
-    // the parent's one other message: stop everything and let the process end by itself
-    process.once('message', async () => {
-      await Promise.all(stops.map((stop) => stop()))
-      process.disconnect()
+  process.once('message', (setup: Setup) => {
+    start(setup, stops).catch((err: Error) => {
+      // the parent sees the exit and names it
+      process.stderr.write(`farside bench socket host: ${err.stack ?? err.message}\n`)
+      process.exit(1)
     })
+  })
+}
+
+async function start(setup: Setup, stops: (() => Promise<void>)[]): Promise<void> {
+  const tcp = { host: '127.0.0.1', port: 0 }
+  const serve = async (address: Address, tlsOptions?: Setup['tls']) => {
+    const server = await listen(address, { root: service(), ...(tlsOptions ? { tls: tlsOptions } : {}) })
+    stops.push(() => server.close())
+    return { farside: server.address, raw: await rawServer(address, stops, tlsOptions) }
+  }
+  const addresses: Addresses = { tcp: await serve(tcp), unix: await serve({ path: join(setup.dir, 'farside.sock') }) }
+  if (setup.tls) addresses.tls = await serve(tcp, setup.tls)
+  process.send!({ addresses })
+  // the parent's one other message: stop everything and let the process end by itself
+  process.once('message', () => {
+    void Promise.all(stops.map((stop) => stop().catch(() => {}))).then(() => process.disconnect())
   })
 }
 
