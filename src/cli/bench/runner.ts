@@ -18,7 +18,7 @@ export interface Plan {
   payloads: number[]
 }
 
-export const QUICK = { latencyMs: 240, levelMs: 90, payloadMs: 60, rounds: 3, warmupCalls: 1000 }
+export const QUICK = { latencyMs: 200, levelMs: 75, payloadMs: 50, rounds: 3, warmupCalls: 600 }
 export const FULL = { latencyMs: 2000, levelMs: 800, payloadMs: 500, rounds: 8, warmupCalls: 3000 }
 
 /** A slice that gets no answer in this long is a failure (a far side that died or froze). */
