@@ -33,7 +33,7 @@ export default [
       dir: 'dist',
       format: 'esm',
       entryFileNames: '[name].js',
-      chunkFileNames: 'cli-[name]-[hash].js',
+      chunkFileNames: 'cli-[name].js',
       paths: (id) => (id.endsWith('index.ts') ? './index.js' : id),
     },
   },
