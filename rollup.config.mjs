@@ -23,11 +23,19 @@ export default [
     ],
   },
   {
-    // the command line: ESM only, with its shebang (kept by esbuild from the source)
-    input: { cli: 'src/cli/main.ts' },
+    // the command line: ESM only, with its shebang (kept by esbuild from the source); the bench's
+    // worker and child entry files are inputs beside it (found with new URL(..., import.meta.url)),
+    // and every file of this build sits in dist/ itself, so the package's index is ./index.js
+    input: { cli: 'src/cli/main.ts', 'bench-worker': 'src/cli/bench/worker-entry.ts', 'bench-child': 'src/cli/bench/child-entry.ts' },
     external: [...external, /\.\.\/index\.ts$/, /\.\/index\.js$/],
     plugins,
-    output: { dir: 'dist', format: 'esm', entryFileNames: '[name].js', paths: (id) => (id.endsWith('index.ts') ? './index.js' : id) },
+    output: {
+      dir: 'dist',
+      format: 'esm',
+      entryFileNames: '[name].js',
+      chunkFileNames: 'cli-[name].js',
+      paths: (id) => (id.endsWith('index.ts') ? './index.js' : id),
+    },
   },
   {
     // the same declarations twice: .d.ts for `import`, .d.cts for `require` (a .d.ts beside a

@@ -26,7 +26,7 @@ const allowed: Record<string, string[]> = {
   server: ['server', 'endpoints', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],
   // next to the server: the Connection's public members and its injection hook, nothing deeper
   classic: ['classic', 'protocol/connection.ts', 'errors.ts'],
-  cli: ['index.ts'],
+  cli: ['cli', 'index.ts'],
 }
 
 /** Layers a layer may not import at all, types included. */

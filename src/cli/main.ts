@@ -14,7 +14,10 @@ usage: farside --version | --help
 The serve, repl, bench and registry commands are not in this version yet.`
 
 const [command] = process.argv.slice(2)
-if (command === '--version' || command === '-v') {
+if (command === 'bench') {
+  const { benchCommand } = await import('./bench/command.ts')
+  process.exitCode = await benchCommand(process.argv.slice(3))
+} else if (command === '--version' || command === '-v') {
   console.log(version)
 } else if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
   console.log(usage)

@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { checkReport } from '../browser/check-report.mjs'
+import { launch } from '../browser/chromium.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const bin = (name) => join(root, 'node_modules', '.bin', name)
@@ -23,7 +25,7 @@ try {
   // --silent keeps prepack's banner out of the JSON on stdout
   const [info] = JSON.parse(run(npm, ['pack', '--json', '--silent', '--pack-destination', tmp], root))
   const files = info.files.map((f) => f.path)
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/bench-worker.js', 'dist/bench-child.js']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}: ${files.join(', ')}`)
   }
   assert.deepEqual(files.filter((f) => /^(src|test|bench|examples|node_modules)\//.test(f)), [], 'sources or tests in the tarball')
@@ -66,6 +68,7 @@ try {
   assert.equal(run(process.execPath, ['esm.mjs'], app).trim(), 'esm ok')
   assert.equal(run(process.execPath, ['cjs.cjs'], app).trim(), 'cjs ok')
   assert.match(run(join(app, 'node_modules', '.bin', 'farside'), ['--version'], app), /\d+\.\d+\.\d+/)
+  await benchFromTheInstall(app, tmp)
 
   // attw on the tarball just packed is `attw --pack .` without building a second time
   const checks = [
@@ -82,7 +85,33 @@ try {
       throw err
     }
   }
-  console.log(`dist-pack: 1 passed, 0 failed (${info.filename}, ${files.length} files, ${Math.round(info.size / 1024)} KiB; attw and publint clean)`)
+  console.log(`dist-pack: 1 passed, 0 failed (${info.filename}, ${files.length} files, ${Math.round(info.size / 1024)} KiB; attw and publint clean; farside bench ran from the install)`)
 } finally {
   rmSync(tmp, { recursive: true, force: true })
+}
+
+/**
+ * `farside bench` as a user runs it from the installed package (no dev dependencies, so no peer
+ * libraries): a short run over three transports, TLS among them (its certificate made at run
+ * time), then the JSON's figures and the HTML report opened in headless Chromium.
+ */
+async function benchFromTheInstall(app, tmp) {
+  const json = join(tmp, 'bench.json')
+  const html = join(tmp, 'bench.html')
+  const args = ['bench', '--quick', '--transports', 'pair,worker,tls', '--payloads', '1,64k', '--json', json, '--html', html]
+  const out = run(join(app, 'node_modules', '.bin', 'farside'), args, app)
+  assert.match(out, /latency, 1 call in flight/)
+  assert.match(out, /tls\s+farside/)
+  const report = JSON.parse(readFileSync(json, 'utf8'))
+  assert.deepEqual(report.transports.map((t) => t.id), ['pair', 'worker', 'tls'], out)
+  for (const t of report.transports) {
+    assert.deepEqual(t.rows.map((r) => [r.kind, r.error]), [['farside', undefined], ['raw', undefined]], `${t.id}: ${out}`)
+  }
+  assert.ok(report.notes.some((n) => /peers not installed/.test(n)), 'the peers are noted as absent')
+  const browser = await launch()
+  try {
+    await checkReport(await browser.newPage(), pathToFileURL(html).href, report)
+  } finally {
+    await browser.close()
+  }
 }
