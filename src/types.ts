@@ -1,6 +1,8 @@
 // Public types: Remote<T>, RemotePromise<T> and the one option shape every connection takes.
 // No run-time code here.
 import type { Registry } from './protocol/registry.ts'
+import type { Readable, Writable } from 'node:stream'
+import type { ReadableStream as WebReadable, WritableStream as WebWritable } from 'node:stream/web'
 
 /**
  * What can be moved across a transport instead of copied (Node's worker_threads transfer list).
@@ -36,6 +38,18 @@ export interface Limits {
   maxAttached?: number
   /** Connections a `listen()` server keeps open at once; more are turned away. Default 1000. */
   maxConnections?: number
+  /**
+   * Streams crossing this connection at once, each way: this side's streams the peer holds and
+   * the peer's streams held here. One more is a TypeError for what sends it, or, from the peer,
+   * a ProtocolError for the connection. Default 1024.
+   */
+  maxStreams?: number
+  /**
+   * How much of one stream's data may be on its way or buffered here before this side's reader
+   * takes it, in bytes (the credit window; an object-mode chunk counts 1 KiB). Default 1 MiB, or
+   * twice the stream's highWaterMark if that is larger.
+   */
+  streamWindow?: number
 }
 
 /** Options of every connection, the same shape for pair, connectPort, worker, serveParent, ... */
@@ -167,6 +181,8 @@ type AnyIfAny<T> = IsAny<T> extends true ? any : unknown
 type Primitive = string | number | boolean | bigint | symbol | undefined | null | void
 
 /** Kinds that cross by value and are not looked into: they arrive as themselves. */
+/** Streams cross as streams of the same kind (a Transform arrives as a Duplex; typed as sent). */
+type StreamLike = Readable | Writable | WebReadable | WebWritable | ReadableStream | WritableStream
 type Leaf = Primitive | Date | RegExp | ArrayBufferLike | ArrayBufferView | Error
 
 type AnyFunction = (...args: any[]) => any
@@ -198,6 +214,8 @@ export type Settled<T> = IsAny<T> extends true ? any : SettledValue<T>
 
 type SettledValue<T> = T extends Leaf
   ? LeafCopy<T>
+  : T extends StreamLike
+    ? T
   : T extends AnyFunction | AnyConstructor
     ? Remote<T>
     : T extends PromiseLike<infer U>

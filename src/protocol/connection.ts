@@ -65,6 +65,8 @@ export interface ConnectionStats {
   /** Bytes read and written, where the transport counts them (streams); else 0. */
   bytesIn: number
   bytesOut: number
+  /** Streams crossing the connection, both ways, not yet ended. */
+  streams: number
 }
 
 /**
@@ -122,6 +124,7 @@ export class Connection extends EventEmitter {
       closed,
       kept: (state) => this.#caller.kept(state),
       failed: (msg, err) => this.#sendFailed(msg, err),
+      fill: (q) => this.#boxing.streams.fill(q),
     })
     this.#imports = new ImportTable((t) => this.#outbox.release(t.id, t.count))
     this.#caller = new Caller({
@@ -157,6 +160,8 @@ export class Connection extends EventEmitter {
       markerOf: (v) => this.#caller.markerOf(v),
       makeImport: (id, tracker) => makeProxy({ host, base: id, path: [], result: undefined, tracker }),
       maxHeld: o.limits.maxExports,
+      maxStreams: o.limits.maxStreams,
+      streamWindow: o.limits.streamWindow,
     }
     this.#boxing = new Boxing(boxParts)
     // the caller and boxing need each other: boxing encodes the caller's arguments, and asks the
@@ -341,6 +346,7 @@ export class Connection extends EventEmitter {
       imported: this.#imports.size,
       bytesIn: this.#transport.bytesIn,
       bytesOut: this.#transport.bytesOut,
+      streams: this.#boxing.streams.size,
     }
   }
 
@@ -405,6 +411,7 @@ export class Connection extends EventEmitter {
     // [BYE, reason]: 'close', or why the peer gave up on this connection
     t[BYE] = (d, i) => this.#abort(byeInfo(d[i + 1]))
     t[HELLO] = (d, i) => this.#hello(d, i)
+    this.#boxing.streams.receivers(t)
     return t
   }
 
