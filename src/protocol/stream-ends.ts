@@ -175,7 +175,9 @@ function farNode<S extends Readable | Writable>(_s: Streams, end: End, stream: S
     end.data = (value) => void stream.push(value)
     end.ended = () => void stream.push(null)
   }
-  end.aborted = (err) => void stream.destroy(err as Error | undefined)
+  // what the peer or the connection did must not crash this process: a copy nobody listens to for
+  // errors (held, never read) is destroyed without one
+  end.aborted = (err) => void stream.destroy(stream.listenerCount('error') > 0 ? (err as Error | undefined) : undefined)
   return stream
 }
 
