@@ -45,9 +45,11 @@ export interface Limits {
    */
   maxStreams?: number
   /**
-   * How much of one stream's data may be on its way or buffered here before this side's reader
-   * takes it, in bytes (the credit window; an object-mode chunk counts 1 KiB). Default 1 MiB, or
-   * twice the stream's highWaterMark if that is larger.
+   * The most of one stream's data that may be on its way to this side before its reader takes it,
+   * in bytes (the credit window; an object-mode chunk counts 1 KiB). A window starts at 64 KiB (or
+   * twice the stream's highWaterMark) and doubles, up to this, when the reader runs dry. Larger
+   * suits long round trips (a far network); smaller keeps less data queued ahead of other calls.
+   * Default 256 KiB.
    */
   streamWindow?: number
 }

@@ -221,7 +221,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     progress('streams: a small call during a bulk stream')
     const latency: string[][] = []
     let ratioDefault = 0
-    for (const window of [undefined, 128 * 1024]) {
+    for (const window of [undefined, 64 * 1024, 1024 * 1024]) {
       const far = await startFar('worker', undefined, dir, window)
       const r = far.conn.root as any
       await roundTrips(r, 200)
@@ -240,7 +240,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
       await reading.catch(() => {})
       await far.close()
       if (window === undefined) ratioDefault = during / idle
-      latency.push([window === undefined ? 'default (1 MiB)' : mib(window), `${idle.toFixed(1)} µs`, `${during.toFixed(1)} µs`, times(during / idle), `${rate.toFixed(0)} MB/s`])
+      latency.push([window === undefined ? 'default (256 KiB)' : `${window / 1024} KiB`, `${idle.toFixed(1)} µs`, `${during.toFixed(1)} µs`, times(during / idle), `${rate.toFixed(0)} MB/s`])
     }
     tables.push({
       title: 'A small call during a bulk stream (worker thread)',

@@ -21,6 +21,8 @@ const SHARE = 512 * 1024
 const MAX_CREDIT = 2 ** 30
 /** Largest window a peer's highWaterMark can ask this side for. */
 const MAX_WINDOW = 64 * 1024 * 1024
+/** The credit window a stream starts with, before it grows (see want()). */
+const START_WINDOW = 64 * 1024
 /** The end of an outgoing flow, queued after its data. */
 const END = Symbol('end')
 const noop = () => {}
@@ -47,6 +49,7 @@ export class End {
   endAfterHeld = false
   /** Incoming: the window, credit granted and data received so far; whether more may come. */
   window = 0
+  maxWindow = 0
   granted = 0
   received = 0
   inOpen: boolean
@@ -125,8 +128,8 @@ export class Streams {
     const marker: Record<string, unknown> = { [TAG]: 's', i: end.key, k: kind, o: options }
     if (end.inOpen) {
       // the writer's first credit travels with the stream: no round trip before the first write
-      end.window = end.granted = this.#windowFor(options.wh, end.inObject)
-      marker.c = end.window
+      this.#setWindow(end, options.wh)
+      end.granted = marker.c = end.window
     }
     this.#add(end)
     attachLocal(this, end, value)
@@ -151,7 +154,7 @@ export class Streams {
     end.outObject = k === 'W' || options.wo === true
     end.inObject = k === 'R' || options.ro === true
     if (sends) end.credit = c as number
-    if (end.inOpen) end.window = this.#windowFor(options.rh, end.inObject)
+    if (end.inOpen) this.#setWindow(end, options.rh)
     this.#add(end)
     return makeFar(this, end, options)
   }
@@ -195,6 +198,10 @@ export class Streams {
   want(end: End, buffered = 0): void {
     if (end.gone || !end.inOpen) return
     const outstanding = end.granted - end.received
+    // ran dry (nothing on its way while the reader asks): the window is short of the
+    // bandwidth-delay product, so it doubles, up to its most. A window no larger than needed
+    // keeps little data queued ahead of other traffic.
+    if (outstanding === 0 && end.granted > 0 && buffered === 0 && end.window < end.maxWindow) end.window = Math.min(end.window * 2, end.maxWindow)
     const free = end.window - outstanding - buffered
     if (free <= 0 || (free < end.window / 2 && outstanding > 0)) return
     end.granted += free
@@ -405,9 +412,12 @@ export class Streams {
     return this.#ends.get(key)
   }
 
-  #windowFor(hwm: number | undefined, objectMode: boolean): number {
-    const asked = 2 * (hwm ?? 0) * (objectMode ? OBJECT_COST : 1)
-    return Math.max(this.#p.window, Math.min(asked, MAX_WINDOW))
+  // The window starts small (START_WINDOW, or twice the stream's highWaterMark) and grows when
+  // the reader runs dry, up to limits.streamWindow (or that highWaterMark's need, if larger).
+  #setWindow(end: End, hwm: number | undefined): void {
+    const asked = Math.min(2 * (hwm ?? 0) * (end.inObject ? OBJECT_COST : 1), MAX_WINDOW)
+    end.maxWindow = Math.max(this.#p.window, asked)
+    end.window = Math.min(end.maxWindow, Math.max(START_WINDOW, asked))
   }
 
   #add(end: End): void {
