@@ -15,7 +15,7 @@ import { WireFault } from './fault.ts'
 import { byeInfo, idOf, reasonText } from './goodbye.ts'
 import { Handshake, Stage } from './handshake.ts'
 import { Heartbeat } from './heartbeat.ts'
-import { BEAT, BYE, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
+import { BEAT, BYE, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SDATA, SETTLE, THROW, type Id } from './messages.ts'
 import { resolveOptions, validateOptions, type Resolved } from './options.ts'
 
 // what the server layer reads of the defaults (it sits on the public core only)
@@ -449,6 +449,7 @@ export class Connection extends EventEmitter {
     if (isOp(tag)) this.#caller.sendFailed(msg[1] as Id, error)
     else if (tag === RET) this.#outbox.reply(THROW, msg[1] as Id, this.#boxing.encodeError(error))
     else if (tag === SETTLE) this.#outbox.push(Soon.Reply, SETTLE, msg[1], 0, this.#boxing.encodeError(error))
+    else if (tag === SDATA) this.#boxing.streams.sendFailed(msg, error)
     else this.#abort({ reason: 'error', error })
   }
 

@@ -4,7 +4,8 @@
 import { Duplex, Readable, Writable } from 'node:stream'
 import { AbortError } from '../errors.ts'
 import type { StreamOptions } from '../codec/streams.ts'
-import type { End, Streams } from './streams.ts'
+import type { Streams } from './streams.ts'
+import type { End } from './stream-state.ts'
 
 const noop = () => {}
 

@@ -1,83 +1,28 @@
-// The streams crossing one connection: an End per stream (its id, the credit each way, the data
-// waiting to leave), the receivers of the stream messages, the share of a flush stream data may
-// take, and the binding of a stream to the call it crossed with. stream-ends.ts joins Ends to
-// Node and web streams; codec/streams.ts says which values are streams.
+// The streams crossing one connection: the table of Ends (stream-state.ts), the credit each way,
+// the receivers of the stream messages, the share of a flush stream data may take, and the
+// binding of a stream to the call it crossed with. stream-ends.ts joins Ends to Node and web
+// streams; codec/streams.ts says which values are streams.
 import { AbortError } from '../errors.ts'
 import { TAG, type Marker } from '../codec/codec.ts'
-import { isStreamKind, readsFrom, streamKind, writesTo, type StreamKind, type StreamOptions } from '../codec/streams.ts'
+import { isStreamKind, readsFrom, streamKind, writesTo } from '../codec/streams.ts'
 import { WireFault } from './fault.ts'
 import { SABORT, SDATA, SDONE, SEND, SMORE, type Id } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
 import type { Receiver } from './receive.ts'
 import { attachLocal, makeFar } from './stream-ends.ts'
+import { End, MAX_WINDOW, OBJECT_COST, checkOptions, costOf } from './stream-state.ts'
 
-/** What a chunk that is neither bytes nor a string counts against the credit, in bytes. */
-export const OBJECT_COST = 1024
+
 /** Largest piece a byte chunk leaves in (bigger ones are split; object chunks never are). */
 const PIECE = 128 * 1024
 /** Most stream data one flush carries; the rest waits a turn of the event loop, so calls interleave. */
 const SHARE = 512 * 1024
 /** Largest credit one SMORE may give, and most a sender may hold. */
 const MAX_CREDIT = 2 ** 30
-/** Largest window a peer's highWaterMark can ask this side for. */
-const MAX_WINDOW = 64 * 1024 * 1024
 /** The credit window a stream starts with, before it grows (see want()). */
 const START_WINDOW = 64 * 1024
 /** The end of an outgoing flow, queued after its data. */
 const END = Symbol('end')
-const noop = () => {}
-
-/** What a chunk counts against the credit: its bytes (bytes, strings: code units), else OBJECT_COST. */
-export function costOf(chunk: unknown): number {
-  if (typeof chunk === 'string') return Math.max(1, chunk.length)
-  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return Math.max(1, chunk.byteLength)
-  return OBJECT_COST
-}
-
-/** One stream crossing the connection, on this side: the owner's original or the far copy. */
-export class End {
-  /** Whether the outgoing chunks are codec-encoded values (object mode) rather than bytes. */
-  outObject = false
-  inObject = false
-  /** Outgoing: credit left, chunks queued for a flush (from outHead), chunks waiting for credit. */
-  credit = 0
-  out: unknown[] = []
-  outHead = 0
-  held: unknown[] = []
-  /** The outgoing flow may still be offered data (end() not yet called). */
-  outOpen: boolean
-  endAfterHeld = false
-  /** Incoming: the window, credit granted and data received so far; whether more may come. */
-  window = 0
-  maxWindow = 0
-  granted = 0
-  received = 0
-  inOpen: boolean
-  /** Flows (each way) not yet over; at 0 the End leaves the table. */
-  flows: number
-  /** Left the table: nothing more comes for it (what it queued still leaves, unless closed). */
-  gone = false
-  /** Stopped: its queued data is dropped. */
-  closed = false
-  /** The call (served here) or signal (of a call of ours) that aborts it; undefined for none. */
-  call: Id | undefined
-  unbind: (() => void) | undefined
-  // set by stream-ends.ts
-  /** Credit arrived and nothing waits for it: the producer may offer more. */
-  ready: (() => void) | undefined
-  data: (value: unknown, cost: number) => void = noop
-  ended: () => void = noop
-  /** SDONE arrived: everything written reached the owner's stream. */
-  done: () => void = noop
-  /** The stream stopped from elsewhere (the peer, a signal, the connection): stop the local one. */
-  aborted: (err: unknown) => void = noop
-
-  constructor(readonly key: number, readonly kind: StreamKind, sends: boolean, takes: boolean) {
-    this.outOpen = sends
-    this.inOpen = takes
-    this.flows = (sends ? 1 : 0) + (takes ? 1 : 0)
-  }
-}
 
 /** What the stream table needs from the rest of the connection. */
 export interface StreamParts {
@@ -250,6 +195,12 @@ export class Streams {
     if (ends === undefined) return
     this.#calls.delete(rid)
     for (const end of ends) end.call = undefined
+  }
+
+  /** A stream message of ours could not be sent (a chunk too large or not serializable): that stream fails. */
+  sendFailed(message: unknown[], error: unknown): void {
+    const end = this.#ends.get(message[1] as number)
+    if (end !== undefined) this.cancel(end, error)
   }
 
   /** Fails every stream (the connection closed). */
@@ -459,16 +410,4 @@ export class Streams {
     end.unbind = undefined
     if (end.call !== undefined) this.#calls.get(end.call)?.delete(end)
   }
-}
-
-/** The options of a peer's stream marker, checked: what a Node stream would refuse is a fault. */
-function checkOptions(o: unknown): StreamOptions {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new WireFault('bad stream marker: options')
-  const { ro, rh, re, wo, wh, half } = o as Record<string, unknown>
-  const hwm = (h: unknown) => h === undefined || (typeof h === 'number' && Number.isInteger(h) && h >= 0 && h <= MAX_WINDOW)
-  const flag = (f: unknown) => f === undefined || typeof f === 'boolean'
-  if (!flag(ro) || !flag(wo) || !flag(half) || !hwm(rh) || !hwm(wh) || (re !== undefined && (typeof re !== 'string' || !Buffer.isEncoding(re)))) {
-    throw new WireFault('bad stream marker: options')
-  }
-  return o as StreamOptions
 }
