@@ -14,6 +14,7 @@ import { fasterThan, ratioTarget } from './lib/targets.ts'
 import { inFlight, sequential, type Row } from './scenarios/calls.ts'
 import { memory } from './scenarios/memory.ts'
 import { sharedMemory } from './scenarios/shared-memory.ts'
+import { streams } from './scenarios/streams.ts'
 import { callback, chain } from './scenarios/ops.ts'
 import { detailTable, measureTransport, payloadTable, summaryTable, transportTargets, type TransportOutcome, type TransportSpec } from './scenarios/transports.ts'
 import { farsideFork, farsideSpawn, rawFork, rawSpawn } from './transports/child.ts'
@@ -153,6 +154,11 @@ progress(`memory: ${mm.total.toLocaleString('en-US')} remotes`)
 const mem = await memory(farside.session, mm.total, mm.inFlight)
 tables.push(mem.table)
 targets.push(...mem.targets)
+
+// streams and iteration: its own far sides, one transport after another (scenarios/streams.ts)
+const st = await streams({ total: (QUICK ? 16 : 256) * 2 ** 20, chunk: 64 * 1024, sampled: QUICK ? 200 : 2000 })
+tables.push(...st.tables)
+targets.push(...st.targets)
 
 for (const r of [...rows, ...ownRows.slice(1), ...same, smRow]) await r.session.close()
 

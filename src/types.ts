@@ -1,6 +1,8 @@
 // Public types: Remote<T>, RemotePromise<T> and the one option shape every connection takes.
 // No run-time code here.
 import type { Registry } from './protocol/registry.ts'
+import type { Readable, Writable } from 'node:stream'
+import type { ReadableStream as WebReadable, WritableStream as WebWritable } from 'node:stream/web'
 
 /**
  * What can be moved across a transport instead of copied (Node's worker_threads transfer list).
@@ -36,6 +38,20 @@ export interface Limits {
   maxAttached?: number
   /** Connections a `listen()` server keeps open at once; more are turned away. Default 1000. */
   maxConnections?: number
+  /**
+   * Streams crossing this connection at once, each way: this side's streams the peer holds and
+   * the peer's streams held here. One more is a TypeError for what sends it, or, from the peer,
+   * a ProtocolError for the connection. Default 1024.
+   */
+  maxStreams?: number
+  /**
+   * The most of one stream's data that may be on its way to this side before its reader takes it,
+   * in bytes (the credit window; an object-mode chunk counts 1 KiB). A window starts at 64 KiB (or
+   * twice the stream's highWaterMark) and doubles, up to this, when the reader runs dry. Larger
+   * suits long round trips (a far network); smaller keeps less data queued ahead of other calls.
+   * Default 256 KiB.
+   */
+  streamWindow?: number
 }
 
 /** Options of every connection, the same shape for pair, connectPort, worker, serveParent, ... */
@@ -167,6 +183,8 @@ type AnyIfAny<T> = IsAny<T> extends true ? any : unknown
 type Primitive = string | number | boolean | bigint | symbol | undefined | null | void
 
 /** Kinds that cross by value and are not looked into: they arrive as themselves. */
+/** Streams cross as streams of the same kind (a Transform arrives as a Duplex; typed as sent). */
+type StreamLike = Readable | Writable | WebReadable | WebWritable | ReadableStream | WritableStream
 type Leaf = Primitive | Date | RegExp | ArrayBufferLike | ArrayBufferView | Error
 
 type AnyFunction = (...args: any[]) => any
@@ -198,6 +216,8 @@ export type Settled<T> = IsAny<T> extends true ? any : SettledValue<T>
 
 type SettledValue<T> = T extends Leaf
   ? LeafCopy<T>
+  : T extends StreamLike
+    ? T
   : T extends AnyFunction | AnyConstructor
     ? Remote<T>
     : T extends PromiseLike<infer U>
@@ -237,6 +257,8 @@ export type Arg<T> = AnyIfAny<T> & (ArgValue<T> | RemoteHandle<T>)
 
 type ArgValue<T> = T extends Leaf
   ? T
+  : T extends StreamLike
+    ? T // a local stream crosses as a stream
   : T extends AnyFunction
     ? LocalFunction<T>
     : T extends AnyConstructor

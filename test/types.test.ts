@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { expectTypeOf } from 'expect-type'
 import type { Arg, Remote, RemotePromise, Settled } from '../src/index.ts'
+import type { Readable, Transform, Writable } from 'node:stream'
 
 // ---- the remote side's types (never instantiated here) ----------------------------------------
 
@@ -228,6 +229,13 @@ async function settledResults(r: Remote<Service>) {
   // a Buffer arrives as a plain Uint8Array over a MessagePort (structured clone): typed as one
   expectTypeOf<Settled<Buffer>>().toEqualTypeOf<Uint8Array>()
   expectTypeOf<Settled<Uint8Array>>().toEqualTypeOf<Uint8Array>()
+  // streams cross as streams of their kind (a Transform arrives as a Duplex; typed as sent)
+  expectTypeOf<Settled<Readable>>().toEqualTypeOf<Readable>()
+  expectTypeOf<Settled<Transform>>().toEqualTypeOf<Transform>()
+  expectTypeOf<Settled<{ out: Writable; web: ReadableStream<Uint8Array> }>>().toEqualTypeOf<{ out: Writable; web: ReadableStream<Uint8Array> }>()
+  // and a local stream may be passed where the far side takes one (fs.ReadStream for a Readable)
+  expectTypeOf<import('node:fs').ReadStream>().toExtend<Arg<Readable>>()
+  expectTypeOf<Readable>().toExtend<Arg<{ input: Readable }['input']>>()
 }
 
 async function constructors(r: Remote<Service>) {

@@ -4,6 +4,7 @@
 import { isCopyMarked, isRefMarked, takeTransfer } from './marks.ts'
 import { decodeError, encodeError } from './errors.ts'
 import { noteThen } from './thenables.ts'
+import { isStream } from './streams.ts'
 
 export { WIRE_THENABLE, isWireThenable } from './thenables.ts'
 import { MessagePort } from 'node:worker_threads'
@@ -20,6 +21,7 @@ export const TAG = '\u0000'
 // {TAG:"p", i}      a promise of the sender's that will settle with ["settle", i, ...]
 // {TAG:"e", ...}    an error (see errors.ts)
 // {TAG:"o", v}      an escaped plain object that owns the TAG key itself
+// {TAG:"s", i, k, o, c?} a stream of the sender's, its id i, kind k and options (streams.ts)
 export type Marker = { [TAG]: string; i?: number; v?: unknown }
 
 export interface EncodeHost {
@@ -30,6 +32,8 @@ export interface EncodeHost {
   exportObject(value: object): number
   /** Export a promise; the host sends its settlement later; returns its id. */
   exportPromise(value: PromiseLike<unknown>): number
+  /** Export a stream (codec/streams.ts says which values are streams); returns its marker. */
+  exportStream(value: object): Marker
 }
 
 export interface DecodeHost {
@@ -39,6 +43,8 @@ export interface DecodeHost {
   local(id: number): unknown
   /** This side's result `id`: its value, or a promise of it while it is pending. */
   result(id: number): { value: unknown } | Promise<unknown>
+  /** The far copy of the sender's stream a {TAG:"s"} marker names. */
+  importStream(marker: Marker): unknown
 }
 
 export interface EncodeOptions {
@@ -72,6 +78,8 @@ export class Encoder {
   transfer: Transferable[] | undefined
   /** Ids exported while encoding: if the message is not sent after all, release them again. */
   exported: number[] | undefined
+  /** Stream markers made while encoding: if the message is not sent after all, drop them. */
+  streams: Marker[] | undefined
   #host: EncodeHost
   #opts: EncodeOptions
   #memo: Map<object, unknown> | undefined
@@ -197,6 +205,13 @@ export class Encoder {
         // memoised before the cause and properties are encoded: they may lead back to this error
         return encodeError(value as Error, this.#opts.stacks, (v) => this.#rewrite(v), (out) => memo.set(value, out))
       }
+      case Kind.Stream: {
+        if (this.#opts.copy) throw new TypeError('a stream cannot be copied by value: return the stream itself, it crosses as a stream')
+        const out = this.#host.exportStream(value as object)
+        ;(this.streams ??= []).push(out)
+        memo.set(value, out)
+        return out
+      }
       case Kind.Promise: {
         if (this.#opts.copy) throw new TypeError('a promise cannot be copied by value')
         const out = { [TAG]: 'p', i: this.#host.exportPromise(value as PromiseLike<unknown>) }
@@ -220,7 +235,7 @@ export class Encoder {
   }
 }
 
-const enum Kind { Leaf, Array, Plain, MapLike, SetLike, Error, Promise, Ref }
+const enum Kind { Leaf, Array, Plain, MapLike, SetLike, Error, Promise, Stream, Ref }
 
 function classify(value: object, copyMode: boolean): Kind {
   // Proxies are functions or objects of their own class: they classify as Ref, and the rewrite
@@ -238,6 +253,7 @@ function classify(value: object, copyMode: boolean): Kind {
   if (value instanceof Promise) return Kind.Promise
   if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof SharedArrayBuffer) return Kind.Leaf
   if (isTransferableHandle(value)) return Kind.Leaf
+  if (isStream(value)) return Kind.Stream
   if (copyMode || isCopyMarked(value)) return Kind.Plain
   return Kind.Ref
 }
@@ -339,6 +355,7 @@ export class Decoder {
       case 'r': return this.#host.importObject(m.i!)
       case 'b': return this.#host.local(m.i!)
       case 'p': return this.#host.importPromise(m.i!)
+      case 's': return this.#host.importStream(m)
       case 'h': {
         const r = this.#host.result(m.i!)
         if (!(r instanceof Promise)) return r.value

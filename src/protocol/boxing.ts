@@ -8,6 +8,7 @@ import { WireFault } from './fault.ts'
 import { SETTLE, type Id } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
 import type { ExportTable, ImportTable, Tracker } from './tables.ts'
+import { Streams } from './streams.ts'
 
 interface Deferred {
   resolve: (v: unknown) => void
@@ -28,6 +29,9 @@ export interface BoxingParts {
   makeImport(id: Id, tracker: Tracker): object
   /** Most of the peer's promises and objects this side keeps at once (limits.maxExports). */
   maxHeld: number
+  /** limits.maxStreams and limits.streamWindow. */
+  maxStreams: number
+  streamWindow: number
 }
 
 const noop = () => {}
@@ -35,6 +39,8 @@ const noop = () => {}
 export class Boxing {
   readonly encodeHost: EncodeHost
   readonly decodeHost: DecodeHost
+  /** The streams crossing this connection (streams.ts). */
+  readonly streams: Streams
   #p: BoxingParts
   /** Promises the peer sent by reference, by id, until they settle. */
   #peerPromises = new Map<Id, Deferred>()
@@ -47,13 +53,24 @@ export class Boxing {
       markerOf: (v) => parts.markerOf(v),
       exportObject: (v) => parts.exports.export(v),
       exportPromise: (p) => this.#exportPromise(p),
+      exportStream: (v) => this.streams.export(v),
     }
     this.decodeHost = {
       importObject: (id) => this.#importObject(id),
       importPromise: (id) => this.#importPromise(id),
       local: (id) => this.#local(id),
       result: (id) => this.#result(id),
+      importStream: (m) => this.streams.import(m, this.#discarding),
     }
+    this.streams = new Streams({
+      outbox: parts.outbox,
+      encode: (v) => this.encodeValue(v, false),
+      decode: (w) => this.decode(w),
+      encodeError: (e) => this.encodeError(e),
+      max: parts.maxStreams,
+      window: parts.streamWindow,
+      closed: () => parts.closed(),
+    })
   }
 
   /** Encodes a value for a reply or a settlement; `copy` for obtain(). Throws what cannot cross. */
@@ -92,6 +109,8 @@ export class Boxing {
   unexport(enc: Encoder): void {
     for (const id of enc.exported ?? []) this.#p.exports.release(id, 1)
     enc.exported = undefined
+    for (const m of enc.streams ?? []) this.streams.drop(m)
+    enc.streams = undefined
   }
 
   /** Decodes a value that names no pending result (a reply, a settlement). */
@@ -134,6 +153,7 @@ export class Boxing {
   abort(err: unknown): void {
     for (const d of this.#peerPromises.values()) d.reject(err)
     this.#peerPromises.clear()
+    this.streams.abort(err)
   }
 
   #exportPromise(p: PromiseLike<unknown>): number {

@@ -183,11 +183,15 @@ export class Callee {
       if (argc === -1) {
         dec = new Decoder(p.boxing.decodeHost)
         holder = { v: undefined }
+        // streams among the arguments stop if the caller cancels the call
+        p.boxing.streams.binding = rid
         dec.decodeInto(holder, d[i + 6])
       }
     } catch (err) {
       if (err instanceof WireFault) throw err
       return this.#finish(rid, entry, 2, err)
+    } finally {
+      p.boxing.streams.binding = undefined
     }
     const gate = this.#gates.get(target)
     if (gate !== undefined || t instanceof Promise || dec?.pending !== undefined) {
@@ -237,6 +241,7 @@ export class Callee {
     if (typeof rid !== 'number' || rid >= 0) throw new WireFault('cancel of a bad result id')
     this.#served.get(rid)?.cancel(new AbortError('the caller cancelled this call'))
     this.#served.delete(rid)
+    this.#p.boxing.streams.cancelCall(rid)
     const entry = this.#p.exports.get(rid) as Served | undefined
     if (entry !== undefined) {
       entry.pull = false
@@ -301,6 +306,7 @@ export class Callee {
   }
 
   #finish(rid: Id, entry: Served, outcome: 1 | 2, value: unknown): void {
+    this.#p.boxing.streams.callDone(rid)
     entry.state = outcome
     entry.value = value
     if (entry.trace !== undefined) {

@@ -71,13 +71,17 @@ export class Caller {
     const outbox = this.#p.outbox
     if (args !== undefined && (args.length > MAX_INLINE_ARGS || !isPlain(args))) {
       const enc = new Encoder(this.boxing.encodeHost, { stacks: this.#p.stacks })
+      // streams among the arguments are aborted by the call's signal
+      this.boxing.streams.binding = opts?.signal
       try {
         wire = enc.encode(args)
       } catch (err) {
+        this.boxing.streams.binding = undefined
         this.boxing.unexport(enc)
         if (err instanceof Dropped) return this.#deferred(err.state, () => this.op(op, h, args))
         return this.failed(err)
       }
+      this.boxing.streams.binding = undefined
       if (enc.transfer !== undefined) outbox.transfer(enc.transfer)
     }
     if (r !== undefined) r.used = true
@@ -207,12 +211,16 @@ export class Caller {
     let value: unknown
     let outcome: 1 | 2 = ok ? 1 : 2
     if (isMarked(wire)) {
+      // streams in the result are aborted by the call's signal
+      this.boxing.streams.binding = state.opts?.signal
       try {
         value = this.boxing.decode(wire)
       } catch (err) {
         if (err instanceof WireFault) throw err
         value = err
         outcome = 2
+      } finally {
+        this.boxing.streams.binding = undefined
       }
     } else value = wire
     if (outcome === 1 && isWireThenable(value)) {

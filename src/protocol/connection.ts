@@ -16,7 +16,7 @@ import { byeInfo, idOf, reasonText } from './goodbye.ts'
 import { Handshake, Stage } from './handshake.ts'
 import { Heartbeat } from './heartbeat.ts'
 import { traceClose, traceOpen } from './tracing.ts'
-import { BEAT, BYE, CANCEL, HELLO, META, OPS, PULL, RELEASE, RET, SETTLE, THROW, type Id } from './messages.ts'
+import { BEAT, BYE, CANCEL, HELLO, META, OPS, PULL, RELEASE, RET, SDATA, SETTLE, THROW, type Id } from './messages.ts'
 import { resolveOptions, validateOptions, type Resolved } from './options.ts'
 
 // what the server layer reads of the defaults (it sits on the public core only)
@@ -66,6 +66,8 @@ export interface ConnectionStats {
   /** Bytes read and written, where the transport counts them (streams); else 0. */
   bytesIn: number
   bytesOut: number
+  /** Streams crossing the connection, both ways, not yet ended. */
+  streams: number
 }
 
 /**
@@ -128,6 +130,7 @@ export class Connection<Root = unknown> extends EventEmitter {
       closed,
       kept: (state) => this.#caller.kept(state),
       failed: (msg, err) => this.#sendFailed(msg, err),
+      fill: (q) => this.#boxing.streams.fill(q),
     })
     this.#imports = new ImportTable((t) => this.#outbox.release(t.id, t.count))
     this.#caller = new Caller({
@@ -164,6 +167,8 @@ export class Connection<Root = unknown> extends EventEmitter {
       markerOf: (v) => this.#caller.markerOf(v),
       makeImport: (id, tracker) => makeProxy({ host, base: id, path: [], result: undefined, tracker }),
       maxHeld: o.limits.maxExports,
+      maxStreams: o.limits.maxStreams,
+      streamWindow: o.limits.streamWindow,
     }
     this.#boxing = new Boxing(boxParts)
     // the caller and boxing need each other: boxing encodes the caller's arguments, and asks the
@@ -352,6 +357,7 @@ export class Connection<Root = unknown> extends EventEmitter {
       imported: this.#imports.size,
       bytesIn: this.#transport.bytesIn,
       bytesOut: this.#transport.bytesOut,
+      streams: this.#boxing.streams.size,
     }
   }
 
@@ -457,6 +463,7 @@ export class Connection<Root = unknown> extends EventEmitter {
     // [BYE, reason]: 'close', or why the peer gave up on this connection
     t[BYE] = (d, i) => this.#abort(byeInfo(d[i + 1]))
     t[HELLO] = (d, i) => this.#hello(d, i)
+    this.#boxing.streams.receivers(t)
     return t
   }
 
@@ -495,6 +502,7 @@ export class Connection<Root = unknown> extends EventEmitter {
     if (isOp(tag)) this.#caller.sendFailed(msg[1] as Id, error)
     else if (tag === RET) this.#outbox.reply(THROW, msg[1] as Id, this.#boxing.encodeError(error))
     else if (tag === SETTLE) this.#outbox.push(Soon.Reply, SETTLE, msg[1], 0, this.#boxing.encodeError(error))
+    else if (tag === SDATA) this.#boxing.streams.sendFailed(msg, error)
     else this.#abort({ reason: 'error', error })
   }
 

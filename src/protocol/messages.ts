@@ -5,7 +5,7 @@
 export const PROTOCOL_VERSION = 1
 
 /** Features this implementation speaks; sent in the handshake for forward compatibility. */
-export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat', 'secret', 'meta'] as const
+export const FEATURES = ['pipeline', 'iter', 'registry', 'promise', 'eorder', 'cancel', 'heartbeat', 'secret', 'stream', 'meta'] as const
 
 /** A table id. 0 is the root; > 0 an export the owner allocated; < 0 a result id the peer chose. */
 export type Id = number
@@ -31,6 +31,13 @@ export const CANCEL = 23
 export const BEAT = 24
 export const PROOF = 25
 export const DENY = 26
+// streams (protocol/streams.ts): a stream id on the wire is > 0 for a stream the message's
+// sender exported, < 0 (negated) for one the receiver exported
+export const SDATA = 27
+export const SMORE = 28
+export const SEND = 29
+export const SDONE = 30
+export const SABORT = 31
 /** Far from the others: tags in between are left for new messages. */
 export const META = 40
 
@@ -77,6 +84,16 @@ export const enum Deny {
 //                                            sender's nonce || sender's user || receiver's user)
 // DENY, why                                  authentication failed (why: a Deny code); the sender
 //                                            closes after it
+// SDATA, sid, chunk                          one chunk of the stream's data (object mode: the
+//                                            encoded value); only while the sender holds credit
+// SMORE, sid, credit                         the receiver of sid's data may take `credit` more
+//                                            units (bytes; a chunk that is no bytes or string
+//                                            counts 1 KiB); credit is a whole number > 0
+// SEND, sid                                  the sender's data on sid has ended (after its data)
+// SDONE, sid                                 the data written to sid has all been written (the
+//                                            owner's writable finished): the writer's end() is done
+// SABORT, sid, error                         the stream stops both ways: error (encoded), or null
+//                                            for a cancel (break, destroy() without an error)
 // META, rid, metadata                        tracing metadata ({ name: string value }, bounded)
 //                                            for the operation rid that follows it; sent only
 //                                            when a farside:call subscriber added some
@@ -108,6 +125,11 @@ const FIELDS: readonly number[] = (() => {
   f[BEAT] = 1
   f[PROOF] = 1
   f[DENY] = 1
+  f[SDATA] = 2
+  f[SMORE] = 2
+  f[SEND] = 1
+  f[SDONE] = 1
+  f[SABORT] = 2
   f[META] = 2
   return f
 })()

@@ -14,6 +14,8 @@ export const DEFAULT_LIMITS = {
   maxOutgoingBytes: 128 * 1024 * 1024,
   maxAttached: 100,
   maxConnections: 1000,
+  maxStreams: 1024,
+  streamWindow: 256 * 1024,
 } as const
 
 /** The heartbeat endpoints over sockets and child processes use unless told: 15 s. */
@@ -72,6 +74,8 @@ export function validateOptions(o: ConnectionOptions, extra: readonly string[] =
       if (v !== undefined && (typeof v !== 'number' || !(v > 0))) throw new TypeError(`options.limits.${k} must be a positive number`)
     }
     checkTime('limits.handshakeTimeout', o.limits.handshakeTimeout)
+    const w = o.limits.streamWindow
+    if (w !== undefined && !(Number.isInteger(w) && w >= 2048 && w <= 2 ** 30)) throw new TypeError('options.limits.streamWindow must be a whole number of bytes from 2048 to 2^30')
     for (const k of ['maxFrameBytes', 'handshakeBytes'] as const) {
       const v = o.limits[k]
       if (v !== undefined && !(Number.isInteger(v) && v >= 1024 && v < 2 ** 32)) throw new TypeError(`options.limits.${k} must be a whole number of bytes from 1024 to 2^32 - 1`)

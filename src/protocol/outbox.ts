@@ -16,6 +16,8 @@ export interface OutboxHooks {
   kept(state: ResultState): void
   /** One message could not be serialized; the part that made it decides what follows. */
   failed(message: unknown[], error: unknown): void
+  /** Appends a share of the stream data waiting to a batch; true if more waits for a later flush. */
+  fill?(queue: unknown[]): boolean
 }
 
 /** How soon a flush must follow what was just queued. */
@@ -39,6 +41,7 @@ export class Outbox {
   #releases: number[] = []
   #scheduled = false
   #idle: ReturnType<typeof setImmediate> | undefined
+  #again: ReturnType<typeof setImmediate> | undefined
   #flushBound = () => this.flush()
   #hopBound = () => queueMicrotask(this.#flushBound)
 
@@ -137,6 +140,12 @@ export class Outbox {
     }
     unflushed.length = 0
     if (this.#releases.length > 0) this.#moveReleases()
+    // stream data goes after the operations and replies, a share per flush: a big stream never
+    // makes a small call wait behind all of it
+    if (this.#hooks.fill?.(this.queue) === true) this.#again ??= setImmediate(() => {
+      this.#again = undefined
+      this.flush()
+    })
     if (this.queue.length === 0) return
     const batch = this.queue
     const transfer = this.#transfer
@@ -184,6 +193,8 @@ export class Outbox {
     this.#transfer = undefined
     if (this.#idle !== undefined) clearImmediate(this.#idle)
     this.#idle = undefined
+    if (this.#again !== undefined) clearImmediate(this.#again)
+    this.#again = undefined
   }
 
   /** Puts the waiting releases in the queue, in order with the messages around them. */

@@ -3,7 +3,7 @@
 // Generation is fast-check's, so a (seed, index) pair always rebuilds the same attack.
 import fc from 'fast-check'
 import { serialize } from 'node:v8'
-import { BEAT, CANCEL, HELLO, OPS, PULL, RELEASE, RET, SETTLE, THROW, messageLength, PROTOCOL_VERSION } from '../../src/protocol/messages.ts'
+import { BEAT, CANCEL, HELLO, OPS, OP_CODE, PULL, RELEASE, RET, SABORT, SDATA, SDONE, SEND, SETTLE, SMORE, THROW, messageLength, PROTOCOL_VERSION } from '../../src/protocol/messages.ts'
 
 /** One hostile client's connection: the chunks it writes, in order, and what it is. */
 export interface Attack {
@@ -228,6 +228,14 @@ function synthetic(): unknown[][] {
     [RET, -1, 1], [THROW, -1, { '\u0000': 'e', c: 'Error', n: 'Error', m: 'x' }], [SETTLE, 1, 1, 2],
     [HELLO, PROTOCOL_VERSION, [], { root: false, heard: true }],
     ...OPS.map((_, op) => [op, -50 - op, 0, [], 1, 0]),
+    // streams: a producer of the server's (its id 1 on the wire as -1), a consumer of a stream of
+    // the fuzzer's (id 1), and each stream message about both
+    [OP_CODE.call, -70, 0, 'bytes', 1, 1, 8],
+    [OP_CODE.call, -71, 0, 'consume', 1, -1, { '\u0000': 'v', v: [{ '\u0000': 's', i: 1, k: 'r', o: {} }] }],
+    [OP_CODE.call, -72, 0, 'consume', 1, -1, { '\u0000': 'v', v: [{ '\u0000': 's', i: 2, k: 'R', o: { ro: true } }] }],
+    [OP_CODE.call, -73, 0, 'echo', 1, -1, { '\u0000': 'v', v: [{ '\u0000': 's', i: 3, k: 'd', o: { rh: 4, wh: 4 }, c: 4096 }] }],
+    [SMORE, -1, 65536], [SMORE, -1, 1], [SDATA, 1, new Uint8Array(1024)], [SDATA, 2, { a: 1 }], [SDATA, 1, 'text'],
+    [SEND, 1], [SEND, 3], [SDONE, -3], [SABORT, 1, null], [SABORT, -1, { '\u0000': 'e', c: 'Error', n: 'Error', m: 'x' }],
   ]
 }
 
@@ -255,7 +263,7 @@ type Mutation =
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ m: fc.constant('field' as const), at: fc.nat({ max: 8 }), v: fc.oneof(hostileValue, special) }),
   fc.record({ m: fc.constant('id' as const), at: fc.nat({ max: 3 }), v: idValue }),
-  fc.record({ m: fc.constant('tag' as const), v: fc.oneof(fc.integer({ min: -2, max: 30 }), idValue) }),
+  fc.record({ m: fc.constant('tag' as const), v: fc.oneof(fc.integer({ min: -2, max: 34 }), idValue) }),
   fc.record({ m: fc.constant('argc' as const), v: fc.oneof(fc.integer({ min: -3, max: 6 }), fc.constantFrom(1e6, 2 ** 31, -0, 0.5, NaN), idValue) }),
   fc.record({ m: fc.constant('truncate' as const), keep: fc.nat({ max: 8 }) }),
   fc.record({ m: fc.constant('dup' as const), times: fc.integer({ min: 2, max: 50 }) }),

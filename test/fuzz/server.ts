@@ -1,6 +1,7 @@
 // The fuzz target: a listen() server in a child process, serving a small root. The parent forks
 // it (with --expose-gc), reads the port from the first IPC message, and watches for its exit: an
 // exit is a crash (its stderr holds the stack). `stats()` reports the server's own counts.
+import { Readable } from 'node:stream'
 import { listen } from '../../src/index.ts'
 
 class Counter {
@@ -22,6 +23,13 @@ const root = {
   Counter,
   add: (a: number, b: number) => a + b,
   echo: <T>(x: T): T => x,
+  // streams: a byte producer, and a consumer of whatever stream the fuzzer's markers name
+  bytes: (n: number) => Readable.from(Array.from({ length: Math.min(Number(n) || 0, 64) }, () => Buffer.alloc(1024)), { objectMode: false }),
+  consume: async (r: AsyncIterable<unknown>) => {
+    let n = 0
+    for await (const _ of r) n++
+    return n
+  },
   range: (n: number) => ({ *[Symbol.iterator]() { for (let i = 0; i < n; i++) yield i } }),
   later: <T>(x: T) => new Promise<T>((r) => setImmediate(() => r(x))),
   call: (f: (x: number) => unknown, x: number) => f(x),

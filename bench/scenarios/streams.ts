@@ -1,0 +1,303 @@
+// Streams and iteration: 1,000,000 numbers held by a worker (a round trip per item, buffered
+// for await, one obtain); 256 MiB from the far side through a remote Readable on every transport
+// against the same bytes piped over the raw transport by hand; a small call during a bulk stream.
+import * as cp from 'node:child_process'
+import { Worker } from 'node:worker_threads'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as net from 'node:net'
+import * as tls from 'node:tls'
+import type { Readable } from 'node:stream'
+import { connect, fork, obtain, spawn, worker, type Connection } from 'farside'
+import { fixture } from '../contenders/contender.ts'
+import { frameReader, v8Codec, writeFrame } from '../transports/frames.mjs'
+import { median, progress } from '../lib/measure.ts'
+import { mib, times, type Table, type Target } from '../lib/report.ts'
+
+const MiB = 2 ** 20
+const peerPath = fileURLToPath(fixture('stream-peer.mjs'))
+
+export interface StreamSizes {
+  /** Bytes per transport, and the chunk size (a file read stream's default is 64 KiB). */
+  total: number
+  chunk: number
+  /** Items of the 1M array read one round trip each (the rest is extrapolated). */
+  sampled: number
+}
+
+/** TLS: the key and certificate files the far side reads, the certificate the client trusts. */
+interface Certs {
+  keyFile: string
+  certFile: string
+  cert: string
+}
+
+interface Far {
+  conn: Connection
+  close(): Promise<void>
+}
+
+/** Peak RSS of this process while `fn` runs, sampled every 20 ms. */
+async function withPeak<T>(fn: () => Promise<T>): Promise<{ value: T; peak: number; base: number }> {
+  const base = process.memoryUsage().rss
+  let peak = base
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
+  try {
+    const value = await fn()
+    return { value, peak: Math.max(peak, process.memoryUsage().rss), base }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+async function farsideRun(far: Far, s: StreamSizes) {
+  const root = far.conn.root as any
+  const base = (await root.peak(true)) as number
+  const r = await withPeak(async () => {
+    const start = performance.now()
+    const stream = (await root.bytes(s.total, s.chunk)) as Readable
+    let got = 0
+    for await (const c of stream) got += (c as Uint8Array).length
+    if (got !== s.total) throw new Error(`farside stream carried ${got} bytes, not ${s.total}`)
+    return performance.now() - start
+  })
+  return { ms: r.value, here: r.peak - r.base, there: ((await root.peak(false)) as number) - base }
+}
+
+/** Reads raw chunk messages until `{ end, peak }`; `ack` is called with each chunk's size. */
+function rawReader(total: number, ack?: (n: number) => void) {
+  let got = 0
+  let done!: (peak: number) => void
+  const finished = new Promise<number>((resolve) => (done = resolve))
+  const on = (m: any) => {
+    if (m?.end) {
+      if (got !== total) throw new Error(`raw stream carried ${got} bytes, not ${total}`)
+      return done(m.peak)
+    }
+    const c = Array.isArray(m) ? m[0] : m
+    got += c.length
+    ack?.(c.length)
+  }
+  return { on, finished }
+}
+
+async function rawRun(kind: string, s: StreamSizes, certs: Certs | undefined, dir: string) {
+  const go = { total: s.total, chunk: s.chunk }
+  const r = await withPeak(async () => {
+    let finished: Promise<number>
+    let stop: () => Promise<void>
+    let start: number
+    if (kind === 'worker') {
+      const w = new Worker(peerPath, { workerData: { raw: true } })
+      let pending = 0
+      const reader = rawReader(s.total, (n) => {
+        pending += n
+        if (pending >= MiB) {
+          w.postMessage({ ack: pending })
+          pending = 0
+        }
+      })
+      w.on('message', reader.on)
+      await new Promise((resolve) => w.once('online', resolve))
+      start = performance.now()
+      w.postMessage(go)
+      finished = reader.finished
+      stop = async () => void (await w.terminate())
+    } else if (kind === 'fork') {
+      const child = cp.fork(peerPath, ['raw', 'ipc'], { serialization: 'advanced', execArgv: [] })
+      const reader = rawReader(s.total)
+      child.on('message', reader.on)
+      start = performance.now()
+      child.send(go)
+      finished = reader.finished
+      stop = async () => void child.kill()
+    } else if (kind === 'spawn') {
+      const child = cp.spawn(process.execPath, [peerPath, 'raw', 'stdio'], { stdio: ['pipe', 'pipe', 'inherit'] })
+      const reader = rawReader(s.total)
+      child.stdout.on('data', frameReader(v8Codec, reader.on))
+      start = performance.now()
+      writeFrame(child.stdin, v8Codec, go)
+      finished = reader.finished
+      stop = async () => void child.kill()
+    } else {
+      const where = join(dir, `raw-${kind}.sock`)
+      const child = cp.fork(peerPath, ['raw', kind, where, certs?.keyFile ?? '', certs?.certFile ?? ''], { execArgv: [] })
+      const address = await new Promise<any>((resolve) => child.once('message', (m: any) => resolve(m.address)))
+      const socket = kind === 'tls'
+        ? tls.connect({ port: address.port, host: '127.0.0.1', ca: certs!.cert, servername: 'localhost' })
+        : net.connect(kind === 'unix' ? { path: where } : { port: address.port, host: '127.0.0.1' })
+      if (kind !== 'unix') (socket as net.Socket).setNoDelay(true)
+      await new Promise((resolve) => socket.once(kind === 'tls' ? 'secureConnect' : 'connect', resolve))
+      const reader = rawReader(s.total)
+      socket.on('data', frameReader(v8Codec, reader.on))
+      start = performance.now()
+      writeFrame(socket, v8Codec, go)
+      finished = reader.finished
+      stop = async () => {
+        socket.destroy()
+        child.kill()
+      }
+    }
+    const there = await finished
+    const ms = performance.now() - start
+    await stop()
+    return { ms, there }
+  })
+  return { ms: r.value.ms, here: r.peak - r.base, there: r.value.there }
+}
+
+async function startFar(kind: string, certs: Certs | undefined, dir: string, window?: number): Promise<Far> {
+  if (kind === 'worker') {
+    const conn = await worker(new URL(`file://${peerPath}`), { heartbeat: false, ...(window === undefined ? {} : { limits: { streamWindow: window } }) })
+    return { conn, close: () => conn.close() }
+  }
+  if (kind === 'fork') {
+    const conn = await fork(peerPath, [], { heartbeat: false, execArgv: [] })
+    return { conn, close: () => conn.close() }
+  }
+  if (kind === 'spawn') {
+    const conn = await spawn(process.execPath, [peerPath], { stdio: 'protocol', heartbeat: false })
+    return { conn, close: () => conn.close() }
+  }
+  const where = join(dir, `farside-${kind}.sock`)
+  const child = cp.fork(peerPath, ['net', kind, where, certs?.keyFile ?? '', certs?.certFile ?? ''], { execArgv: [] })
+  const address = await new Promise<any>((resolve) => child.once('message', (m: any) => resolve(m.address)))
+  const conn = await connect(address, { heartbeat: false, ...(kind === 'tls' ? { tls: { ca: certs!.cert, servername: 'localhost' } } : {}) })
+  return { conn, close: async () => { await conn.close(); child.disconnect(); child.kill() } }
+}
+
+/** Round trips of add(1, 2), sequential, for `ms` or `n` calls; per-call times in µs. */
+async function roundTrips(root: any, n: number, until?: () => boolean): Promise<number[]> {
+  const out: number[] = []
+  for (let i = 0; i < n && (until === undefined || !until()); i++) {
+    const t = performance.now()
+    if ((await root.add(1, 2)) !== 3) throw new Error('add(1, 2) went wrong')
+    out.push((performance.now() - t) * 1000)
+  }
+  return out
+}
+
+/** The streams and iteration tables and their targets. */
+export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork', 'spawn', 'tcp', 'unix', 'tls']): Promise<{ tables: Table[]; targets: Target[] }> {
+  const tables: Table[] = []
+  const targets: Target[] = []
+  const dir = await mkdtemp(join(tmpdir(), 'farside-bench-streams-'))
+  try {
+    // ---- iteration, worker ----
+    progress('streams: iterating 1,000,000 numbers held by a worker')
+    const w = await startFar('worker', undefined, dir)
+    const root = w.conn.root as any
+    const t0 = performance.now()
+    for (let i = 0; i < s.sampled; i++) if ((await root.at(i)) !== i) throw new Error('at(i) went wrong')
+    const perItem = (performance.now() - t0) / s.sampled
+    const oneByOne = perItem * 1_000_000
+    const t1 = performance.now()
+    let sum = 0
+    for await (const x of root.numbers) sum += x as number
+    const buffered = performance.now() - t1
+    if (sum !== 499999500000) throw new Error('the buffered iteration lost items')
+    const t2 = performance.now()
+    const all = (await obtain(root.numbers)) as number[]
+    const obtained = performance.now() - t2
+    if (all.length !== 1_000_000) throw new Error('obtain lost items')
+    tables.push({
+      title: 'Iterating 1,000,000 numbers held by a worker',
+      note: `One round trip per item (\`await r.at(i)\`, ${s.sampled.toLocaleString('en-US')} sampled and extrapolated), \`for await\` over the remote array (buffered: chunks from 2 doubling to 1000), and one \`obtain()\` of the whole array.`,
+      columns: ['how', 'time', 'vs buffered'],
+      rows: [
+        ['a round trip per item (extrapolated)', `${(oneByOne / 1000).toFixed(1)} s`, times(oneByOne / buffered)],
+        ['buffered for await', `${buffered.toFixed(0)} ms`, '1.00×'],
+        ['one obtain()', `${obtained.toFixed(0)} ms`, times(obtained / buffered)],
+      ],
+    })
+    targets.push({ name: 'buffered iteration vs a round trip per item', goal: '≥ 100× faster', measured: times(oneByOne / buffered), pass: oneByOne / buffered >= 100 })
+    targets.push({ name: 'buffered iteration vs one obtain', goal: 'within 2×', measured: times(buffered / obtained), pass: buffered / obtained <= 2 })
+
+    await w.close()
+
+    // ---- a small call during a bulk stream (worker), with the default window and a small one ----
+    progress('streams: a small call during a bulk stream')
+    const latency: string[][] = []
+    let ratioDefault = 0
+    for (const window of [undefined, 64 * 1024, 1024 * 1024]) {
+      const far = await startFar('worker', undefined, dir, window)
+      const r = far.conn.root as any
+      await roundTrips(r, 200)
+      const idle = median(await roundTrips(r, 2000))
+      const bulk = (await r.bytes(s.total, s.chunk)) as Readable
+      let flowing = true
+      let got = 0
+      const t = performance.now()
+      const reading = (async () => {
+        for await (const c of bulk) got += (c as Uint8Array).length
+        flowing = false
+      })()
+      const during = median(await roundTrips(r, 2000, () => !flowing))
+      const rate = got / MiB / ((performance.now() - t) / 1000)
+      bulk.destroy()
+      await reading.catch(() => {})
+      await far.close()
+      if (window === undefined) ratioDefault = during / idle
+      latency.push([window === undefined ? 'default (256 KiB)' : `${window / 1024} KiB`, `${idle.toFixed(1)} µs`, `${during.toFixed(1)} µs`, times(during / idle), `${rate.toFixed(0)} MB/s`])
+    }
+    tables.push({
+      title: 'A small call during a bulk stream (worker thread)',
+      note: 'Median round trip of sequential `add(1, 2)` calls while nothing else runs, and while a remote Readable streams bytes to this side as fast as it is read, by the consumer\'s credit window (limits.streamWindow); the stream\'s rate meanwhile. A reply waits behind the stream data already on its way, at most a window: the window divided by the rate is the delay it can add.',
+      columns: ['window', 'idle', 'during a bulk stream', 'vs idle', 'stream rate meanwhile'],
+      rows: latency,
+    })
+    targets.push({ name: 'small call during a bulk stream', goal: '≤ 2× its idle round trip', measured: times(ratioDefault), pass: ratioDefault <= 2 })
+
+    // ---- 256 MiB per transport ----
+    let certs: Certs | undefined
+    if (transportsToRun.includes('tls')) {
+      const { generate } = await import('selfsigned')
+      const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }] } as never)
+      certs = { keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem'), cert: pems.cert }
+      await writeFile(certs.keyFile, pems.private)
+      await writeFile(certs.certFile, pems.cert)
+    }
+    const rows: string[][] = []
+    let worst = Infinity
+    let worstRss = 0
+    for (const kind of transportsToRun) {
+      progress(`streams: ${mib(s.total)} over ${kind}`)
+      const rawR = await rawRun(kind, s, certs, dir)
+      const far = await startFar(kind, certs, dir)
+      let fs: Awaited<ReturnType<typeof farsideRun>>
+      try {
+        fs = await farsideRun(far, s)
+      } finally {
+        await far.close()
+      }
+      const mbs = (ms: number) => s.total / MiB / (ms / 1000)
+      const ratio = mbs(fs.ms) / mbs(rawR.ms)
+      worst = Math.min(worst, ratio)
+      worstRss = Math.max(worstRss, fs.here, fs.there)
+      rows.push([kind, `${mbs(rawR.ms).toFixed(0)} MB/s`, `${mbs(fs.ms).toFixed(0)} MB/s`, times(ratio), `${mib(fs.here)} / ${mib(fs.there)}`, `${mib(rawR.here)} / ${mib(Math.max(0, rawR.there))}`])
+    }
+    tables.push({
+      title: `Streaming ${mib(s.total)} from the far side`,
+      note: `A remote Readable of ${s.chunk / 1024} KiB Buffers (\`for await\` on this side) against the same bytes piped by hand over the raw transport with its own backpressure: postMessage with an ack per MiB read (4 MiB window) for the worker, \`process.send\` per chunk for IPC, one length-prefixed node:v8 frame per chunk with write()/'drain' for stdio and the sockets. MB/s is MiB per second. RSS: growth of this process's peak over its start / the far side's peak over its own (for the worker both are one process; the raw far side reports its absolute peak).`,
+      columns: ['transport', 'raw', 'farside', 'farside / raw', 'farside RSS here / there', 'raw RSS here / there (abs)'],
+      rows,
+    })
+    targets.push({ name: `stream ${mib(s.total)}, every transport`, goal: '≥ 0.90× the raw transport', measured: `worst ${times(worst)}`, pass: worst >= 0.9 })
+    targets.push({ name: 'stream memory', goal: '< 64 MiB above baseline, each side', measured: `worst ${mib(worstRss)}`, pass: worstRss < 64 * MiB })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  return { tables, targets }
+}
+
+// alone: node --expose-gc --import tsx bench/scenarios/streams.ts [MiB] [transports...]
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { render } = await import('../lib/report.ts')
+  const total = Number(process.argv[2] ?? 256) * MiB
+  const kinds = process.argv.slice(3)
+  const out = await streams({ total, chunk: 64 * 1024, sampled: 2000 }, kinds.length > 0 ? kinds : undefined)
+  process.stdout.write(render({ date: new Date(), seconds: 0, how: 'streams scenario alone', ...out }))
+  process.exit(0)
+}
