@@ -201,6 +201,8 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
     const err = error ?? new ConnectionClosedError({ reason: 'local' }, 'the pool was destroyed')
     if (this.#state !== 'closed') {
       this.#state = 'closed'
+      // later calls are refused with the same error
+      if (error !== undefined) this.#failure ??= error
       this.#failAll(err)
     }
     return (this.#closing ??= this.#shutdown())
