@@ -279,14 +279,21 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
         const batch = batches.get(best)
         if (batch === undefined) batches.set(best, [job])
         else batch.push(job)
+        // at most half a window per batch, so the next batch is there while a worker runs one
+        if (batch !== undefined && batch.length * 2 >= best.window) {
+          this.#sendAll(best, batch)
+          batches.delete(best)
+        }
       } else {
         this.#send(best, job)
       }
     }
-    for (const [slot, jobs] of batches) {
-      if (jobs.length === 1) this.#send(slot, jobs[0]!)
-      else this.#sendBatch(slot, jobs)
-    }
+    for (const [slot, jobs] of batches) this.#sendAll(slot, jobs)
+  }
+
+  #sendAll(slot: Slot, jobs: Job[]): void {
+    if (jobs.length === 1) this.#send(slot, jobs[0]!)
+    else this.#sendBatch(slot, jobs)
   }
 
   #send(slot: Slot, job: Job): void {
