@@ -100,7 +100,10 @@ export class Agent {
     if (typeof name !== 'string') throw new TypeError('a pool task is named by a string')
     const m = this.#module
     if (m === undefined) throw new Error('the pool module is not loaded yet')
-    return Object.hasOwn(m, name) ? m[name] : undefined
+    if (Object.hasOwn(m, name)) return m[name]
+    // a CommonJS module whose exports Node could not list: they are all on its default
+    const d = m.default as Record<string, unknown> | undefined
+    return (typeof d === 'object' || typeof d === 'function') && d !== null && Object.hasOwn(d, name) ? d[name] : undefined
   }
 
   #checkMemory(): void {

@@ -2,6 +2,7 @@
 // options the pool sets itself (refused with the option to use instead).
 import { availableParallelism } from 'node:os'
 import { unknownOption } from '../errors.ts'
+import type { TinypoolLike } from './slot.ts'
 
 /** Options of pool(). */
 export interface PoolOptions {
@@ -80,4 +81,24 @@ export function resolvePoolOptions(o: PoolOptions): ResolvedPoolOptions {
   if (limit !== undefined && !(typeof limit === 'number' && limit > 0)) throw new TypeError('pool option maxMemoryLimitBeforeRecycle must be a positive number of bytes')
   if (o.resourceLimits !== undefined && runtime !== 'worker_threads') throw new TypeError("pool option resourceLimits needs runtime: 'worker_threads' (use execArgv: ['--max-old-space-size=...'] for child processes)")
   return { size, runtime, tasksPerWorker, memoryLimit: limit, tinypool }
+}
+
+/**
+ * Starts tinypool with `entry` (the pool's worker entry) as its file: `size` workers for good,
+ * each running one task of ours for its whole life. tinypool is loaded here, on first use (it is
+ * an ES module; the CommonJS build reaches it through import()).
+ */
+export async function startTinypool(o: ResolvedPoolOptions, entry: string): Promise<TinypoolLike> {
+  const { Tinypool } = await import('tinypool')
+  return new Tinypool({
+    ...o.tinypool,
+    filename: entry,
+    runtime: o.runtime,
+    minThreads: o.size,
+    maxThreads: o.size,
+    // a worker whose one task never ends must keep listening, never park in Atomics.wait
+    useAtomics: false,
+    // tinypool gives a child only what `env` holds
+    ...(o.runtime === 'child_process' ? { serialization: 'advanced', env: (o.tinypool.env ?? { ...process.env }) as Record<string, string> } : {}),
+  }) as unknown as TinypoolLike
 }

@@ -5,51 +5,17 @@ import { EventEmitter } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { withOptions } from '../helpers/ops.ts'
 import { AbortError, ConnectionClosedError } from '../errors.ts'
-import type { Remote, Settled } from '../types.ts'
-import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from './options.ts'
-import { Slot, type TinypoolLike, type WorkerEnd } from './slot.ts'
+import { resolvePoolOptions, startTinypool, type PoolOptions, type ResolvedPoolOptions } from './options.ts'
+import { Slot, type TinypoolLike } from './slot.ts'
 import { Queue, type Job } from './queue.ts'
 import { mapInOrder, type MapOptions } from './map.ts'
+import { describe, isCallOptions, lostError, within } from './calls.ts'
+import type { ClassKeys, CtorParams, FunctionKeys, Instance, Params, PoolCallOptions, PoolStats, Result } from './types.ts'
+
+export type { PoolCallOptions, PoolStats } from './types.ts'
 
 /** @internal Replaces the worker entry file (tests run it from the sources through a loader). */
 export const POOL_ENTRY = Symbol('farside.poolEntry')
-
-/** Per-call options: the last argument of run() or create() when it is exactly `{ signal }`. */
-export interface PoolCallOptions {
-  /** Aborting it rejects the call with AbortError: taken off the queue, or cancelled in its worker. */
-  signal: AbortSignal
-}
-
-/** What stats() reports. */
-export interface PoolStats {
-  /** Workers attached and serving. */
-  workers: number
-  /** Calls waiting for a worker. */
-  queued: number
-  /** Calls sent to a worker and not yet answered. */
-  running: number
-  /** Calls answered (either way) since the pool started. */
-  completed: number
-  /** Of those, the ones that failed (threw, were aborted, or lost with their worker). */
-  failed: number
-  /** Share of the time since the start that workers had work, 0 to 1 (per worker slot). */
-  utilisation: number
-  /** Remotes held into the workers (from create(), or handed out by tasks). */
-  remotes: number
-  /** Workers that died and were replaced. */
-  replaced: number
-  /** Workers recycled (maxMemoryLimitBeforeRecycle). */
-  recycled: number
-}
-
-type Fn = (...args: any[]) => any
-type Cls = abstract new (...args: any[]) => any
-type FunctionKeys<M> = { [K in keyof M]: M[K] extends Fn ? K : never }[keyof M] & string
-type ClassKeys<M> = { [K in keyof M]: M[K] extends Cls ? K : never }[keyof M] & string
-type Result<F> = F extends Fn ? Settled<Awaited<ReturnType<F>>> : unknown
-type Params<F> = F extends Fn ? Parameters<F> : unknown[]
-type CtorParams<C> = C extends Cls ? ConstructorParameters<C> : unknown[]
-type Instance<C> = C extends Cls ? Remote<InstanceType<C>> : Remote<unknown>
 
 const noop = () => {}
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
@@ -104,26 +70,11 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
     let readyReject!: (e: unknown) => void
     this.ready = new Promise((resolve, reject) => [readyResolve, readyReject] = [resolve, reject])
     this.ready.catch(noop)
-    this.#tp = this.#startTinypool()
+    this.#tp = startTinypool(this.#options, this.#entry)
     this.#tp.catch(noop)
     const first: Promise<void>[] = []
     for (let i = 0; i < this.#options.size; i++) first.push(this.#grow())
     Promise.all(first).then(() => (this.#failure === undefined ? readyResolve() : readyReject(this.#failure)), readyReject)
-  }
-
-  async #startTinypool(): Promise<TinypoolLike> {
-    const { Tinypool } = await import('tinypool')
-    const o = this.#options
-    return new Tinypool({
-      ...o.tinypool,
-      filename: this.#entry,
-      runtime: o.runtime,
-      minThreads: o.size,
-      maxThreads: o.size,
-      // each worker runs one task (ours) for good: it must keep listening, never park in Atomics.wait
-      useAtomics: false,
-      ...(o.runtime === 'child_process' ? { serialization: 'advanced', env: (o.tinypool.env ?? { ...process.env }) as Record<string, string> } : {}),
-    }) as unknown as TinypoolLike
   }
 
   /**
@@ -458,29 +409,4 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
     const tp = await this.#tp.catch(() => undefined)
     await tp?.destroy()
   }
-}
-
-/** Whether `v` is exactly `{ signal: AbortSignal }` (a plain object): run()'s and create()'s options. */
-function isCallOptions(v: unknown): v is PoolCallOptions {
-  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false
-  const keys = Object.keys(v)
-  return keys.length === 1 && keys[0] === 'signal' && (v as PoolCallOptions).signal instanceof AbortSignal
-}
-
-function lostError(slot: Slot, end: WorkerEnd | undefined, job: Job, err: ConnectionClosedError): ConnectionClosedError {
-  const e = end ?? {}
-  const how = e.signal != null ? `was killed (signal ${e.signal})` : e.exitCode != null ? `exited (code ${e.exitCode})` : 'died'
-  const cause = e.error ?? err.cause
-  const text = `pool worker ${slot.id ?? '?'} ${how} while it ran ${job.kind === 'run' ? `${job.name}()` : `new ${job.name}()`}${cause instanceof Error ? `: ${cause.message}` : ''}`
-  return new ConnectionClosedError({ reason: 'error', ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}), ...(e.signal != null ? { signal: e.signal } : {}), error: cause ?? err }, text)
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
-}
-
-/** `p`'s value, or undefined if it has not settled within `ms` (a bound, not a measurement). */
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout>
-  return Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer))
 }
