@@ -135,6 +135,33 @@ for (const runtime of ['worker_threads', 'child_process'] as const) {
     assert.match(err.message, /did you mean 'concurrency'/)
   })
 
+  calls('map(): its signal aborts the calls out, in their workers too, and ends the loop', async ({ p }) => {
+    const ctl = new AbortController()
+    let heard = 0
+    let running = Infinity
+    let all!: () => void
+    const told = new Promise<void>((resolve) => (all = resolve))
+    const tell = () => {
+      if (++heard >= running) all()
+    }
+    const loop = (async () => {
+      for await (const _ of p.map([tell, tell, tell], 'untilAborted', { signal: ctl.signal })) void _
+    })()
+    // all three are in (a worker's window may hold back some while the first ones never end)
+    await within((async () => {
+      while (p.stats().running + p.stats().queued < 3) await new Promise((r) => setImmediate(r))
+    })(), 10_000, 'the calls going out')
+    running = p.stats().running
+    ctl.abort()
+    await rejects(loop, AbortError)
+    // every call that was out heard it; the queued ones were only taken off the queue
+    if (heard >= running) all()
+    await within(told, 5000, 'the tasks hearing the abort')
+    assert.ok(running >= 1)
+    assert.is(heard, running)
+    assert.is(p.stats().queued, 0)
+  })
+
   calls('a running task sees its abort through currentCall().signal; one that ignores it still rejects at once', async ({ p }) => {
     const ctl = new AbortController()
     let told!: (why: string) => void
@@ -223,7 +250,7 @@ for (const runtime of ['worker_threads', 'child_process'] as const) {
   const faults = suite(`pool (${runtime}): faults`)
 
   faults('a module that fails to load fails ready and its calls clearly, without respawning', async () => {
-    const p = tasks(runtime, { size: 2 }, 'tasks-broken.ts')
+    const p = tasks(runtime, { size: 1 }, 'tasks-broken.ts')
     const first = untyped(p).run('never')
     const err = await rejects(p.ready, ConnectionClosedError, 'ready')
     assert.match(err.message, /failed to load/)

@@ -2,7 +2,8 @@
 // functions (run, map) and hold instances of its classes (create). tinypool owns the workers'
 // lives; the work travels over one farside connection per worker, batched (README "Pool").
 import { EventEmitter } from 'node:events'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
 import { withOptions } from '../helpers/ops.ts'
 import { AbortError, ConnectionClosedError } from '../errors.ts'
 import { resolvePoolOptions, startTinypool, type PoolOptions, type ResolvedPoolOptions } from './options.ts'
@@ -64,7 +65,7 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
     if (typeof module !== 'string' && !(module instanceof URL)) throw new TypeError('pool() needs the URL or path of a module')
     const { [POOL_ENTRY]: entry, ...rest } = options
     this.#options = resolvePoolOptions(rest)
-    this.#module = module instanceof URL ? module.href : /^[a-z][a-z0-9+.-]*:/i.test(module) ? module : new URL(module, `file://${process.cwd()}/`).href
+    this.#module = module instanceof URL ? module.href : /^[a-z][a-z0-9+.-]*:/i.test(module) ? module : pathToFileURL(resolve(module)).href
     this.#entry = fileURLToPath(entry ?? new URL('./entry.ts', import.meta.url))
     let readyResolve!: () => void
     let readyReject!: (e: unknown) => void
@@ -203,9 +204,11 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
   }
 
   /**
-   * Sends queued calls to workers with room, least loaded first. Plain run() calls bound for one
-   * worker in one turn go as one batch (one farside call, Agent.runMany): the per-call cost of
-   * tiny tasks is what a pool is measured by. A call with a signal, and create(), go alone.
+   * Sends queued calls to workers with room, least loaded first. The run() calls of one turn
+   * bound for one worker go as one batch (one farside call, Agent.runMany): the per-call cost of
+   * tiny tasks is what a pool is measured by. A batch's calls share their signal, if any (map()'s
+   * all do): aborting it cancels the batch's call, and each task in it sees the abort. create()
+   * goes alone.
    */
   #pumpNow = (): void => {
     this.#pumping = false
@@ -226,12 +229,17 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
       this.#out.add(job)
       best.take()
       job.sent = performance.now()
-      if (job.kind === 'run' && job.signal === undefined) {
-        const batch = batches.get(best)
-        if (batch === undefined) batches.set(best, [job])
+      if (job.kind === 'run') {
+        let batch = batches.get(best)
+        // one batch, one call: its calls share a signal (map()'s do), or have none
+        if (batch !== undefined && batch[0]!.signal !== job.signal) {
+          this.#sendAll(best, batch)
+          batch = undefined
+        }
+        if (batch === undefined) batches.set(best, (batch = [job]))
         else batch.push(job)
         // at most half a window per batch, so the next batch is there while a worker runs one
-        if (batch !== undefined && batch.length * 2 >= best.window) {
+        if (batch.length * 2 >= best.window) {
           this.#sendAll(best, batch)
           batches.delete(best)
         }
@@ -263,7 +271,9 @@ export class Pool<M = Record<string, any>> extends EventEmitter {
       calls[2 * i] = jobs[i]!.name
       calls[2 * i + 1] = jobs[i]!.args
     }
-    ;(slot.root.runMany(calls) as PromiseLike<unknown[]>).then(
+    const signal = jobs[0]!.signal
+    const target = signal === undefined ? slot.root : withOptions(slot.root, { signal })
+    ;(target.runMany(calls) as PromiseLike<unknown[]>).then(
       (results) => {
         for (let i = 0; i < jobs.length; i++) this.#answered(jobs[i]!, results[2 * i] === 1, results[2 * i + 1])
       },
