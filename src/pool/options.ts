@@ -13,7 +13,8 @@ export interface PoolOptions {
   /**
    * How many run() tasks one worker holds at once (sent, not yet answered). 'auto' (the default)
    * sizes it from how long tasks take there: deep for tiny tasks (so they travel in batches),
-   * one or two for tasks of a millisecond or more (so a slow worker does not sit on queued work).
+   * two for tasks of a millisecond or more (one running, the next at hand: no worker waits a round
+   * trip between tasks, and a slow one does not sit on queued work).
    */
   tasksPerWorker?: number | 'auto'
   /** Passed to tinypool: the worker thread's resource limits (worker_threads). */

@@ -29,8 +29,12 @@ export interface WorkerEnd {
   error?: unknown
 }
 
-/** Tasks of at most this many ms travel alone; shorter ones fill a worker up to MAX_WINDOW. */
+/**
+ * A worker holds about TARGET_MS of work, at least MIN_WINDOW tasks (one running, the next at
+ * hand, so it does not wait a round trip between tasks) and at most MAX_WINDOW (tiny tasks).
+ */
 const TARGET_MS = 2
+const MIN_WINDOW = 2
 const MAX_WINDOW = 1024
 
 export class Slot {
@@ -64,7 +68,7 @@ export class Slot {
 
   constructor(tp: TinypoolLike, runtime: 'worker_threads' | 'child_process', task: Omit<AttachTask, 'kind' | 'port'>, control: PoolControl, tasksPerWorker: number | 'auto') {
     this.#fixed = tasksPerWorker !== 'auto'
-    this.window = tasksPerWorker === 'auto' ? 1 : tasksPerWorker
+    this.window = tasksPerWorker === 'auto' ? MIN_WINDOW : tasksPerWorker
     this.gone = new Promise((resolve) => (this.#goneResolve = resolve))
     const channel = workerChannel(runtime)
     this.conn = connectPort(channel.port, { root: control })
@@ -124,7 +128,7 @@ export class Slot {
     this.#lastDone = now
     if (this.#fixed) return
     this.#cost = this.#cost === undefined ? gap : this.#cost * 0.75 + gap * 0.25
-    this.window = Math.max(1, Math.min(MAX_WINDOW, Math.ceil(TARGET_MS / Math.max(this.#cost, 1e-3))))
+    this.window = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.ceil(TARGET_MS / Math.max(this.#cost, 1e-3))))
   }
 
   /** ms spent with at least one task out, up to now. */
