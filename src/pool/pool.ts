@@ -1,6 +1,8 @@
 // pool(): worker threads or child processes, kept by tinypool, that run a module's exported
 // functions (run, map) and hold instances of its classes (create). tinypool owns the workers'
 // lives; the work travels over one farside connection per worker, batched (README "Pool").
+// A little over 400 lines: the pool's public surface, each member with its contract, and its one
+// dispatch loop; the parts (slot, queue, map, options, calls) live beside it.
 import { EventEmitter } from 'node:events'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
