@@ -2,6 +2,7 @@
 import esbuild from 'rollup-plugin-esbuild'
 import { dts } from 'rollup-plugin-dts'
 import { builtinModules } from 'node:module'
+import { basename, dirname, resolve } from 'node:path'
 import pkg from './package.json' with { type: 'json' }
 
 const external = [
@@ -10,7 +11,31 @@ const external = [
   ...Object.keys(pkg.dependencies ?? {}),
 ]
 const input = { index: 'src/index.ts' }
-const plugins = [esbuild({ target: 'node20', minify: false })]
+
+/**
+ * Run-time entry files (the pool worker's) are found in the sources with
+ * `new URL('./entry.ts', import.meta.url)`. Here each becomes an entry chunk of its own, named by
+ * its folder and file (src/pool/entry.ts: dist/pool-entry.js and .cjs), and the URL points at
+ * it from the chunk that asks, in ESM and CommonJS alike (Rollup's ROLLUP_FILE_URL).
+ */
+function entryUrls() {
+  const pattern = /new URL\((['"])(\.\.?\/[^'"]+)\.ts\1,\s*import\.meta\.url\)/g
+  return {
+    name: 'entry-urls',
+    transform(code, id) {
+      if (!id.includes('/src/') || !code.includes('import.meta.url')) return null
+      let changed = false
+      const out = code.replace(pattern, (_, _quote, rel) => {
+        const file = resolve(dirname(id), `${rel}.ts`)
+        const ref = this.emitFile({ type: 'chunk', id: file, name: `${basename(dirname(file))}-${basename(rel)}` })
+        changed = true
+        return `new URL(import.meta.ROLLUP_FILE_URL_${ref})`
+      })
+      return changed ? { code: out, map: null } : null
+    },
+  }
+}
+const plugins = [esbuild({ target: 'node20', minify: false }), entryUrls()]
 
 export default [
   {

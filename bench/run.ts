@@ -15,6 +15,7 @@ import { inFlight, sequential, type Row } from './scenarios/calls.ts'
 import { memory } from './scenarios/memory.ts'
 import { sharedMemory } from './scenarios/shared-memory.ts'
 import { streams } from './scenarios/streams.ts'
+import { poolScenario } from './scenarios/pool.ts'
 import { callback, chain } from './scenarios/ops.ts'
 import { detailTable, measureTransport, payloadTable, summaryTable, transportTargets, type TransportOutcome, type TransportSpec } from './scenarios/transports.ts'
 import { farsideFork, farsideSpawn, rawFork, rawSpawn } from './transports/child.ts'
@@ -34,6 +35,13 @@ const SIZES = {
   ops: { ops: 10, ...rounds(301, 50) },
   memory: { total: QUICK ? 50_000 : 1_000_000, inFlight: 1000 },
   sharedMemory: { cpu: { calls: 200, rounds: QUICK ? 5 : 50 }, idleMs: QUICK ? 200 : 1000 },
+  pool: {
+    tiny: QUICK ? 10_000 : 100_000,
+    warmup: QUICK ? 2000 : 10_000,
+    rounds: QUICK ? 1 : 3,
+    fib: { n: 25, tasks: 40, ...rounds(21, 2) },
+    calls: { calls: 1000, ...rounds(10, 2) },
+  },
   // every transport against its own raw ping-pong; the 16 MiB rounds are few (each is tens of ms)
   transports: {
     sequential: { calls: 20, ...rounds(301, 30) },
@@ -161,6 +169,10 @@ tables.push(...st.tables)
 targets.push(...st.targets)
 
 for (const r of [...rows, ...ownRows.slice(1), ...same, smRow]) await r.session.close()
+
+const pooled = await poolScenario(SIZES.pool)
+tables.push(...pooled.tables)
+targets.push(...pooled.targets)
 
 const how = `All figures come from one run of \`npm run bench\`. farside runs in a worker thread started with \`worker()\`
 (its far side \`serveParent()\`, over the Worker's own port). comlink, capnweb, birpc and the baseline are served by that

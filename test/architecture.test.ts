@@ -26,6 +26,8 @@ const allowed: Record<string, string[]> = {
   server: ['server', 'endpoints', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],
   // next to the server: the Connection's public members and its injection hook, nothing deeper
   classic: ['classic', 'protocol/connection.ts', 'errors.ts'],
+  // on top, as the server: connections made by endpoints, withOptions from the helpers
+  pool: ['pool', 'endpoints', 'helpers', 'protocol/connection.ts', 'errors.ts'],
   cli: ['cli', 'index.ts'],
 }
 
