@@ -4,7 +4,7 @@
 //   still exits 0, so the totals are checked here: every test must have passed.
 import { spawn } from 'node:child_process'
 
-const LIMIT_MS = Number(process.env.FARSIDE_TEST_TIMEOUT ?? 180_000)
+const LIMIT_MS = Number(process.env.FARSIDE_TEST_TIMEOUT ?? 480_000)
 const pattern = process.argv[2] ?? '\\.test\\.ts$'
 const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', './node_modules/uvu/bin.js', 'test', pattern], {
   stdio: ['ignore', 'pipe', 'inherit'],
