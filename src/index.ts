@@ -4,7 +4,8 @@ export { worker, type WorkerConnectOptions } from './endpoints/worker.ts'
 export { fork, spawn, type ChildOptions, type SpawnOptions } from './endpoints/child.ts'
 export { serveParent } from './endpoints/serve-parent.ts'
 export { connectStream } from './endpoints/stream.ts'
-export { listen, connect, Server, type Address, type ListenOptions, type NetOptions } from './server/listen.ts'
+export { listen, connect, serveStream, Server, type Address, type ListenOptions, type NetOptions } from './server/listen.ts'
+export type { Isolate } from './server/isolate.ts'
 export { Connection, type ConnectionStats } from './protocol/connection.ts'
 export { upload, download, redirectStdio, type RedirectOptions, type Undo } from './classic/index.ts'
 export { Registry } from './protocol/registry.ts'
@@ -15,8 +16,12 @@ export { ref, copy, transfer } from './codec/marks.ts'
 export { isRemote, connectionOf, same, get, set, del, has, keys, release, obtain, deliver, buffiter, withOptions } from './helpers/ops.ts'
 export {
   FarsideError, RemoteError, ConnectionClosedError, TimeoutError, AbortError, ProtocolError, AccessError,
-  AuthenticationError, type CloseInfo,
+  AuthenticationError, DiscoveryError, type CloseInfo,
 } from './errors.ts'
 export type { Remote, RemotePromise, Settled, Arg, ConnectionOptions, CallOptions, Limits } from './types.ts'
 export type { Transport, TransportSink } from './transport/transport.ts'
 export type { PortLike, WebPortLike } from './transport/message-port.ts'
+export { registryServer, type RegistryServer, type RegistryServerOptions } from './discovery/registry-server.ts'
+export { discover } from './discovery/client.ts'
+export type { RegistryAddress, ServiceAddress } from './discovery/wire.ts'
+export { connectByService, type ServiceConnectOptions } from './server/by-service.ts'
