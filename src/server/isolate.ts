@@ -165,6 +165,10 @@ export function isolatorOf(isolate: unknown, module: unknown, options: Record<st
     if (typeof rest[key] === 'function') throw new TypeError(`options.${key} cannot be a function with options.isolate (it must cross to the isolate): give the secrets as data`)
   }
   validate(rest as never)
-  const href = module instanceof URL ? module.href : /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(resolve(module)).href
-  return new Isolator(isolate, { module: href, options: rest }, tlsOptions)
+  return new Isolator(isolate, { module: moduleHref(module), options: rest }, tlsOptions)
+}
+
+/** A module path (from the working directory) or URL, as a URL to import. */
+export function moduleHref(module: string | URL): string {
+  return module instanceof URL ? module.href : /^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(resolve(module)).href
 }

@@ -10,7 +10,8 @@ import { ConnectionClosedError, ProtocolError } from '../errors.ts'
 import { Connection, DEFAULT_LIMITS, ROOT_FACTORY, type ServeOptions } from '../protocol/connection.ts'
 import type { ConnectionOptions } from '../types.ts'
 import type { Duplex } from 'node:stream'
-import { isolatorOf, type Isolate } from './isolate.ts'
+import { isolatorOf, moduleHref, type Isolate } from './isolate.ts'
+import { loadRoot } from './isolate-entry.ts'
 import { Registrar, checkRegistry } from '../discovery/client.ts'
 import { checkName, type RegistryAddress } from '../discovery/wire.ts'
 
@@ -41,7 +42,11 @@ export interface ListenOptions extends Omit<NetOptions, 'registry'> {
    * must then be plain data (no root, authenticate, or secret/user lookup functions).
    */
   isolate?: 'process' | 'worker'
-  /** With `isolate`: the module (path or URL) whose default export each isolate serves. */
+  /**
+   * A module (path from the working directory, or URL) whose default export is the root (an
+   * object, or a factory `(conn) => object`): loaded here, or in each isolate with `isolate`.
+   * listen() rejects with an Error naming it if it cannot be loaded or exports no default.
+   */
   module?: string | URL
   /**
    * RPyC's authenticator: gets each new socket before the protocol starts and returns it (or a
@@ -117,7 +122,12 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   checkAddress(address)
   const discovery = service !== undefined ? checkService(service, rest.registry, address) : undefined
   if (discovery !== undefined) delete rest.registry
-  const isolator = isolate !== undefined || module !== undefined ? isolatorOf(isolate, module, { ...rest, authenticate }, tlsOptions, serveOptions) : undefined
+  const isolator = isolate !== undefined ? isolatorOf(isolate, module, { ...rest, authenticate }, tlsOptions, serveOptions) : undefined
+  if (module !== undefined && isolate === undefined) {
+    if (rest.root !== undefined) throw new TypeError('options.module and options.root cannot be used together: the module\'s default export is the root')
+    if (typeof module !== 'string' && !(module instanceof URL)) throw new TypeError('options.module must be a path or URL')
+    rest.root = await loadRoot(moduleHref(module))
+  }
   const connOptions = serveOptions(rest as NetOptions)
   const registry = connOptions.registry!
   if (authenticate !== undefined && typeof authenticate !== 'function') throw new TypeError('options.authenticate must be a function')
