@@ -157,6 +157,7 @@ async function classic(conn: Connection): Promise<number> {
   await redirectStdio(conn)
   return start(conn, {
     prompt: 'farside (classic)> ',
+    ignoreUndefined: true,
     completer: (line: string) => [[], line],
     eval: (cmd, _context, _file, cb) => {
       const code = cmd.trim()
