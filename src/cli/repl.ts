@@ -46,10 +46,12 @@ here. Exits when the input ends (code 0), or when the server goes away (code 1).
     if (secret !== undefined) options.secret = secret
     if (v.user !== undefined) options.user = v.user as string
     if (v.tls === true) options.tls = v['tls-ca'] !== undefined ? { ca: readFlagFile('tls-ca', v['tls-ca'] as string) } : {}
+    const registry = v.registry !== undefined ? hostPort('--registry', v.registry as string) : undefined
+    const address = v.unix !== undefined ? { path: v.unix as string } : positionals[0] !== undefined ? hostPort('the address', positionals[0]) : undefined
     let conn: Connection
     try {
-      if (v.service !== undefined) conn = await connectByService(v.service as string, { ...options, registry: hostPort('--registry', v.registry as string) })
-      else conn = await connect(v.unix !== undefined ? { path: v.unix as string } : hostPort('the address', positionals[0]!), options)
+      if (registry !== undefined) conn = await connectByService(v.service as string, { ...options, registry })
+      else conn = await connect(address!, options)
     } catch (err) {
       throw new CommandError((err as Error).message)
     }
