@@ -74,16 +74,25 @@ export function secretFrom(path: string | boolean | undefined): string | undefin
   return secret
 }
 
+/** The flags of the commands that listen: where, and how to say so. */
+export const listenFlags: Options = { port: { type: 'string' }, host: { type: 'string' }, json: { type: 'boolean' } }
+
+/**
+ * Runs until SIGINT or SIGTERM, then `stop()`s (a second signal exits at once, code 1) and
+ * resolves with exit code 0, having said so on stderr unless the output is JSON.
+ */
+export async function serveUntilSignal(json: boolean, stop: () => Promise<void>): Promise<number> {
+  const signal = await untilSignal(stop)
+  if (!json) console.error(`farside: ${signal}: stopped`)
+  return EXIT.ok
+}
+
 /** Writes one line of output: JSON when `json`, else the text. */
 export function say(json: boolean, text: string, data: Record<string, unknown>): void {
   process.stdout.write(`${json ? JSON.stringify(data) : text}\n`)
 }
 
-/**
- * Runs `stop` on the first SIGINT or SIGTERM and resolves once it has (a second signal exits at
- * once, code 1). The handlers go away when `stop` has run.
- */
-export function untilSignal(stop: () => Promise<void>): Promise<string> {
+function untilSignal(stop: () => Promise<void>): Promise<string> {
   return new Promise((resolve) => {
     let stopping = false
     const on = (signal: NodeJS.Signals) => {

@@ -1,6 +1,6 @@
 // `farside registry`: the discovery registry (RPyC's rpyc_registry) over TCP and UDP.
 import { registryServer } from '../index.ts'
-import { CommandError, EXIT, intFlag, say, untilSignal, type Command } from './args.ts'
+import { CommandError, intFlag, say, serveUntilSignal, listenFlags, type Command } from './args.ts'
 
 export const registry: Command = {
   usage: `usage: farside registry [--port N] [--host H] [--expiry MS] [--json]
@@ -14,10 +14,8 @@ Prints one line saying where it listens (JSON with --json); runs until SIGINT/SI
   --expiry MS   drop a server that has not refreshed for this long (default 60000)
   --json        print the listening line as JSON`,
   options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
+    ...listenFlags,
     expiry: { type: 'string' },
-    json: { type: 'boolean' },
   },
   async run(v) {
     const json = v.json === true
@@ -32,8 +30,6 @@ Prints one line saying where it listens (JSON with --json); runs until SIGINT/SI
     }
     const { host, port: bound } = server.address
     say(json, `farside: registry on ${host}:${bound} (tcp and udp)`, { event: 'listening', host, port: bound, pid: process.pid, expiry })
-    const signal = await untilSignal(() => server.close())
-    if (!json) console.error(`farside: ${signal}: stopped`)
-    return EXIT.ok
+    return serveUntilSignal(json, () => server.close())
   },
 }

@@ -1,7 +1,7 @@
 // `farside serve`: a module's default export (or classic mode) over TCP, TLS or a Unix socket,
 // optionally one process or worker per client and registered for discovery.
 import { listen, type ListenOptions } from '../index.ts'
-import { CommandError, EXIT, UsageError, hostPort, intFlag, readFlagFile, say, secretFrom, untilSignal, type Command } from './args.ts'
+import { CommandError, UsageError, hostPort, intFlag, readFlagFile, say, secretFrom, serveUntilSignal, listenFlags, type Command } from './args.ts'
 
 export const serve: Command = {
   usage: `usage: farside serve [--port N] [--host H] [--unix PATH] (--module ./svc.js | --classic)
@@ -24,8 +24,7 @@ only). Prints one line saying where it listens (JSON with --json) and runs until
   --isolate process|worker    one child process / worker thread per client (needs --module)
   --json               print the listening line as JSON`,
   options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
+    ...listenFlags,
     unix: { type: 'string' },
     module: { type: 'string' },
     classic: { type: 'boolean' },
@@ -35,7 +34,6 @@ only). Prints one line saying where it listens (JSON with --json) and runs until
     service: { type: 'string' },
     registry: { type: 'string' },
     isolate: { type: 'string' },
-    json: { type: 'boolean' },
   },
   async run(v) {
     const json = v.json === true
@@ -76,9 +74,7 @@ only). Prints one line saying where it listens (JSON with --json) and runs until
       event: 'listening', ...server.address, pid: process.pid, ...(module ? { module } : {}), classic: v.classic === true,
       tls: options.tls !== undefined, secret: secret !== undefined, ...(isolate ? { isolate } : {}), ...(v.service ? { service: v.service } : {}),
     })
-    const signal = await untilSignal(() => server.close())
-    if (!json) console.error(`farside: ${signal}: stopped`)
-    return EXIT.ok
+    return serveUntilSignal(json, () => server.close())
   },
 }
 

@@ -7,9 +7,9 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connect, ConnectionClosedError } from '../src/index.ts'
+import { connect, ConnectionClosedError } from '../../src/index.ts'
 import { cli, ensureBuilt } from './built.ts'
-import { fixture, rejects, socketPath, testCert, within } from './harness.ts'
+import { fixture, rejects, socketPath, testCert, within } from '../harness.ts'
 
 ensureBuilt()
 const module = fileURLToPath(fixture('served.mjs'))

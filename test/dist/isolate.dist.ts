@@ -5,9 +5,9 @@ import * as assert from 'uvu/assert'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL, fileURLToPath } from 'node:url'
-import type * as Farside from '../src/index.ts'
+import type * as Farside from '../../src/index.ts'
 import { dist, ensureBuilt } from './built.ts'
-import { fixture, rejects, testCert, within } from './harness.ts'
+import { fixture, rejects, testCert, within } from '../harness.ts'
 
 ensureBuilt()
 const f = (await import(pathToFileURL(join(dist, 'index.js')).href)) as typeof Farside
@@ -69,13 +69,15 @@ test('isolate options that cannot cross are refused with a TypeError naming them
   await rejects(f.listen({ port: 0 }, { isolate: 'process', module, timout: 1 } as never), TypeError)
 })
 
-test('process over TLS (the child does TLS on the socket handed to it) and worker with a secret', async () => {
+test('over TLS (a child does TLS on the socket handed to it, a worker gets it relayed) and with a secret', async () => {
   const { key, cert } = await testCert()
-  const tlsServer = await f.listen({ port: 0 }, { isolate: 'process', module, tls: { key, cert } })
-  const conn = await f.connect(tlsServer.address, { tls: { ca: cert, servername: 'localhost' } })
-  assert.is(await conn.root.add(20, 22), 42)
-  await conn.close()
-  await tlsServer.close()
+  for (const kind of ['process', 'worker'] as const) {
+    const tlsServer = await f.listen({ port: 0 }, { isolate: kind, module, tls: { key, cert } })
+    const conn = await f.connect(tlsServer.address, { tls: { ca: cert, servername: 'localhost' } })
+    assert.is(await conn.root.add(20, 22), 42)
+    await conn.close()
+    await tlsServer.close()
+  }
   const secretServer = await f.listen({ port: 0 }, { isolate: 'worker', module, secret: 's3cret' })
   await rejects(f.connect(secretServer.address, { secret: 'wrong' }), f.AuthenticationError)
   const ok = await f.connect(secretServer.address, { secret: 's3cret' })

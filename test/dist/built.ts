@@ -1,11 +1,11 @@
 // For tests of the built package (dist/): builds it first when it is missing or older than a
-// source file, so `node test/run.mjs cli` alone tests what the sources say.
+// source file, so `node test/run.mjs cli.dist` alone tests what the sources say. Run by `npm run test:dist`.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const dist = join(root, 'dist')
 export const cli = join(dist, 'cli.js')
 
