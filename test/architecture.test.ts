@@ -30,7 +30,7 @@ const allowed: Record<string, string[]> = {
   discovery: ['discovery', 'errors.ts'],
   // next to the server: the Connection's public members and its injection hook, nothing deeper
   classic: ['classic', 'protocol/connection.ts', 'errors.ts'],
-  cli: ['index.ts'],
+  cli: ['cli', 'index.ts'],
 }
 
 /** Layers a layer may not import at all, types included. */

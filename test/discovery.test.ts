@@ -67,7 +67,7 @@ test('connectByService skips a registered server that is gone and connects to on
 })
 
 test('a server that stops refreshing expires; one that refreshes stays', async () => {
-  const reg = await registryServer({ port: 0, expiry: 300 })
+  const reg = await registryServer({ port: 0, expiry: 1000 })
   const registry = { port: reg.address.port }
   const server = await listen({ port: 0 }, { root: {}, service: 'alive', registry })
   await registerRaw(reg.address.port, { op: 'register', name: 'once', port: 9 })
@@ -80,7 +80,7 @@ test('a server that stops refreshing expires; one that refreshes stays', async (
 })
 
 test('a killed server process disappears after the expiry', async () => {
-  const reg = await registryServer({ port: 0, expiry: 400 })
+  const reg = await registryServer({ port: 0, expiry: 1500 })
   const registry = { port: reg.address.port }
   const child = spawn(process.execPath, [...TS_EXEC_ARGV, fileURLToPath(fixture('registered-server.ts')), String(reg.address.port)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await within(new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))), 20_000, 'the child server starting')
@@ -124,6 +124,7 @@ test('the registry ignores garbage, refuses past its bound, and keeps answering'
 test('listen() refuses service options that cannot work, and fails when the registry is down', async () => {
   await rejects(listen({ path: '/tmp/x.sock' }, { root: {}, service: 'a', registry: { port: 1 } }), TypeError)
   await rejects(listen({ port: 0 }, { root: {}, service: 'a' }), TypeError)
+  await rejects(listen({ port: 0 }, { root: {}, registry: { port: 1 } }), TypeError)
   await rejects(listen({ port: 0 }, { root: {}, service: 'a b', registry: { port: 1 } }), TypeError)
   const reg = await registryServer({ port: 0 })
   await reg.close()

@@ -121,6 +121,9 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   const { tls: tlsOptions, authenticate, service, isolate, module, ...rest } = options
   checkAddress(address)
   const discovery = service !== undefined ? checkService(service, rest.registry, address) : undefined
+  if (discovery === undefined && rest.registry !== undefined && !(rest.registry instanceof Registry)) {
+    throw new TypeError('options.registry must be a Registry; a discovery registry { host, port } needs options.service (the name to register)')
+  }
   if (discovery !== undefined) delete rest.registry
   const isolator = isolate !== undefined ? isolatorOf(isolate, module, { ...rest, authenticate }, tlsOptions, serveOptions) : undefined
   if (module !== undefined && isolate === undefined) {
