@@ -6,7 +6,7 @@ import * as dgram from 'node:dgram'
 import * as net from 'node:net'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { connectByService, discover, DiscoveryError, listen, registryServer } from '../src/index.ts'
+import { connectByService, discover, DiscoveryError, listen, registryServer, type Remote } from '../src/index.ts'
 import { fixture, rejects, TS_EXEC_ARGV, within } from './harness.ts'
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -29,7 +29,7 @@ test('a server registers, is discovered over TCP and UDP, connected by name, and
   assert.equal(await discover('calc', { registry: { ...registry, protocol: 'udp' } }), [{ host: '127.0.0.1', port }])
   assert.equal(await discover('other', { registry }), [])
   const conn = await connectByService('calc', { registry })
-  assert.is(await conn.root.hi(), 'hi')
+  assert.is(await (conn.root as Remote<{ hi(): string }>).hi(), 'hi')
   await conn.close()
   await server.close()
   assert.equal(await discover('calc', { registry }), [])
@@ -60,7 +60,7 @@ test('connectByService skips a registered server that is gone and connects to on
   await registerRaw(reg.address.port, { op: 'register', name: 'svc', port: deadPort })
   assert.is((await discover('svc', { registry }))[0]!.port, deadPort)
   const conn = await connectByService('svc', { registry })
-  assert.is(await conn.root.who(), 'good')
+  assert.is(await (conn.root as Remote<{ who(): string }>).who(), 'good')
   await conn.close()
   await good.close()
   await reg.close()

@@ -21,7 +21,7 @@ export async function loadRoot(href: string): Promise<object> {
   try {
     mod = (await import(href)) as { default?: unknown }
   } catch (err) {
-    throw new Error(`cannot load the module ${href}: ${(err as Error)?.message ?? err}`)
+    throw new Error(`cannot load the module ${href}: ${(err as Error)?.message ?? err}`, { cause: err })
   }
   const root = mod.default
   if (root === null || (typeof root !== 'object' && typeof root !== 'function')) {

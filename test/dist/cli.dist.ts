@@ -7,11 +7,21 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connect, ConnectionClosedError } from '../../src/index.ts'
+import { connect, ConnectionClosedError, type Remote } from '../../src/index.ts'
 import { cli, ensureBuilt } from './built.ts'
 import { fixture, rejects, socketPath, testCert, within } from '../harness.ts'
 
 ensureBuilt()
+
+/** What test/fixtures/served.mjs serves. */
+interface Served {
+  where(): { pid: number; thread: number }
+  add(a: number, b: number): number
+  spin(ms: number): string
+  crash(): string
+}
+/** A connection's root, typed as the served module (connections are not generic here). */
+const served = (conn: { root: unknown }) => conn.root as Remote<Served>
 const module = fileURLToPath(fixture('served.mjs'))
 /** Plain output, whatever the test runner's colour settings. */
 const env = { ...process.env, FORCE_COLOR: '0' }
@@ -108,8 +118,8 @@ test('serve: a module on TCP, one JSON line, SIGTERM closes cleanly (exit 0)', a
   assert.is(info.event, 'listening')
   assert.is(info.host, '127.0.0.1')
   const conn = await connect({ port: info.port })
-  assert.is(await conn.root.add(2, 3), 5)
-  assert.is(((await conn.root.where()) as { pid: number }).pid, info.pid)
+  assert.is(await served(conn).add(2, 3), 5)
+  assert.is((await served(conn).where()).pid, info.pid)
   child.kill('SIGTERM')
   const end = await done
   assert.is(end.code, 0)
@@ -157,8 +167,8 @@ test('serve --isolate process: each client in its own process; the repl exits 1 
   assert.is(info.isolate, 'process')
   const a = await connect({ port: info.port })
   const b = await connect({ port: info.port })
-  const pa = ((await a.root.where()) as { pid: number }).pid
-  const pb = ((await b.root.where()) as { pid: number }).pid
+  const pa = (await served(a).where()).pid
+  const pb = (await served(b).where()).pid
   assert.ok(pa !== pb && pa !== info.pid && pb !== info.pid)
   await a.close()
   await b.close()

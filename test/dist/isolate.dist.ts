@@ -6,10 +6,21 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL, fileURLToPath } from 'node:url'
 import type * as Farside from '../../src/index.ts'
+import type { Remote } from '../../src/index.ts'
 import { dist, ensureBuilt } from './built.ts'
 import { fixture, rejects, testCert, within } from '../harness.ts'
 
 ensureBuilt()
+
+/** What test/fixtures/served.mjs serves. */
+interface Served {
+  where(): { pid: number; thread: number }
+  add(a: number, b: number): number
+  spin(ms: number): string
+  crash(): string
+}
+/** A connection's root, typed as the served module (connections are not generic here). */
+const served = (conn: { root: unknown }) => conn.root as Remote<Served>
 const f = (await import(pathToFileURL(join(dist, 'index.js')).href)) as typeof Farside
 const module = fileURLToPath(fixture('served.mjs'))
 type Where = { pid: number; thread: number }
@@ -21,22 +32,22 @@ for (const kind of ['process', 'worker'] as const) {
     const server = await f.listen({ port: 0 }, { isolate: kind, module })
     const a = await f.connect(server.address)
     const b = await f.connect(server.address)
-    const wa = (await a.root.where()) as Where
-    const wb = (await b.root.where()) as Where
+    const wa = await served(a).where()
+    const wb = await served(b).where()
     assert.is.not(idOf(kind, wa), idOf(kind, wb))
     if (kind === 'process') assert.ok(wa.pid !== process.pid && wb.pid !== process.pid)
     else assert.ok(wa.pid === process.pid && wa.thread !== 0)
     // a heavy call in a: b answers while it runs
     let spun = false
-    const spinning = Promise.resolve(a.root.spin(800)).then((v) => ((spun = true), v))
-    assert.is(await b.root.add(2, 3), 5)
+    const spinning = Promise.resolve(served(a).spin(800)).then((v) => ((spun = true), v))
+    assert.is(await served(b).add(2, 3), 5)
     assert.is(spun, false, "b's answer came while a's call still ran")
     assert.is(await spinning, 'spun')
     // a crash in a: a's connection closes, b goes on
-    assert.is(await a.root.crash(), 'going')
+    assert.is(await served(a).crash(), 'going')
     const info = await within(a.closed, 10_000, "a's connection closing")
     assert.is(info.reason, 'peer')
-    assert.is(await b.root.add(1, 1), 2)
+    assert.is(await served(b).add(1, 1), 2)
     // b closing ends its isolate
     const isoB = [...server.isolates].find((i) => i.id === idOf(kind, wb))
     assert.ok(isoB, "b's isolate is listed")
@@ -44,7 +55,7 @@ for (const kind of ['process', 'worker'] as const) {
     await within(isoB!.ended, 10_000, "b's isolate ending")
     // the server closing ends the others, clients included
     const c = await f.connect(server.address)
-    assert.is(await c.root.add(1, 2), 3)
+    assert.is(await served(c).add(1, 2), 3)
     await server.close()
     await within(c.closed, 10_000, "c's connection closing")
     assert.is(server.isolates.size, 0)
@@ -74,14 +85,14 @@ test('over TLS (a child does TLS on the socket handed to it, a worker gets it re
   for (const kind of ['process', 'worker'] as const) {
     const tlsServer = await f.listen({ port: 0 }, { isolate: kind, module, tls: { key, cert } })
     const conn = await f.connect(tlsServer.address, { tls: { ca: cert, servername: 'localhost' } })
-    assert.is(await conn.root.add(20, 22), 42)
+    assert.is(await served(conn).add(20, 22), 42)
     await conn.close()
     await tlsServer.close()
   }
   const secretServer = await f.listen({ port: 0 }, { isolate: 'worker', module, secret: 's3cret' })
   await rejects(f.connect(secretServer.address, { secret: 'wrong' }), f.AuthenticationError)
   const ok = await f.connect(secretServer.address, { secret: 's3cret' })
-  assert.is(await ok.root.add(1, 2), 3)
+  assert.is(await served(ok).add(1, 2), 3)
   await ok.close()
   await secretServer.close()
 })
@@ -91,7 +102,7 @@ test('from the CommonJS build: the isolates start from dist/isolate-*.cjs', asyn
   for (const kind of ['process', 'worker'] as const) {
     const server = await cjs.listen({ port: 0 }, { isolate: kind, module: fileURLToPath(fixture('served.cjs')) })
     const conn = await cjs.connect(server.address)
-    const w = (await conn.root.where()) as Where
+    const w = await served(conn).where()
     assert.ok(kind === 'process' ? w.pid !== process.pid : w.thread !== 0)
     await conn.close()
     await server.close()
