@@ -77,11 +77,12 @@ function startWorker(init: IsolateInit): Started {
     take: (socket) => {
       const { port1, port2 } = new MessageChannel()
       const relay = new PortDuplex(port1)
-      // either end failing or ending ends both; the worker ending ends the client's socket
+      // either end failing or ending ends both; the worker ending ends the client's socket once
+      // what it sent last has been written (a crash right after an answer still answers)
       pipeline(socket, relay, socket, () => {})
       void ended.then(() => {
-        relay.destroy()
-        socket.destroy()
+        relay.finish()
+        setTimeout(() => socket.destroy(), 2000).unref()
       })
       w.postMessage({ t: 'socket', port: port2 }, [port2])
     },

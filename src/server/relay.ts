@@ -10,18 +10,31 @@ const WINDOW = 1024 * 1024
 // {d: bytes} data, {a: n} n bytes consumed, {e: 1} end of writes, {x: 1} destroyed
 type Relayed = { d: Uint8Array } | { a: number } | { e: 1 } | { x: 1 }
 
-/** One end of a relayed byte stream. Destroying either end destroys the other. */
+/** One end of a relayed byte stream. Destroying or ending either end ends the other's reads. */
 export class PortDuplex extends Duplex {
   #port: MessagePort
   #unacked = 0
   #waiting: (() => void) | undefined
   #toAck = 0
+  #gone = false
 
   constructor(port: MessagePort) {
     super({ allowHalfOpen: false })
     this.#port = port
     port.on('message', (m: Relayed) => this.#receive(m))
-    port.on('close', () => this.destroy())
+    port.on('close', () => this.finish())
+  }
+
+  /**
+   * The other end is gone (its thread ended): what it sent is still read out to the end, then
+   * this end's readable ends; what is written from now on goes nowhere. Idempotent.
+   */
+  finish(): void {
+    if (this.#gone) return
+    this.#gone = true
+    this.push(null)
+    this.#waiting?.()
+    this.#waiting = undefined
   }
 
   #receive(m: Relayed): void {
@@ -37,10 +50,11 @@ export class PortDuplex extends Duplex {
         go()
       }
     } else if ('e' in m) this.push(null)
-    else this.destroy()
+    else this.finish()
   }
 
   #post(m: Relayed): void {
+    if (this.#gone) return
     try {
       this.#port.postMessage(m)
     } catch {
@@ -57,7 +71,7 @@ export class PortDuplex extends Duplex {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.#post({ d: chunk })
     this.#unacked += chunk.length
-    if (this.#unacked <= WINDOW) callback()
+    if (this.#gone || this.#unacked <= WINDOW) callback()
     else this.#waiting = () => callback()
   }
 
