@@ -84,6 +84,13 @@ export class Server extends EventEmitter {
   readonly isolates: ReadonlySet<Isolate>
   /** @internal run by close() once the listener stops, with the connections' closes */
   readonly onClose: Array<() => Promise<void>> = []
+  /**
+   * @internal whether close() waits for net.Server's close callback. Not with process isolates:
+   * Node tracks sockets sent to children and, once several children have come and gone, its
+   * callback was seen never to come (Node 20.20), although the listener is closed at once and
+   * every child has ended when onClose is done.
+   */
+  drainOnClose = true
 
   /** @internal use listen() */
   constructor(server: net.Server, address: Server['address'], registry: Registry, isolates: ReadonlySet<Isolate> = new Set()) {
@@ -105,7 +112,7 @@ export class Server extends EventEmitter {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
       for (const socket of this.pending) socket.destroy()
       await Promise.all([...this.onClose.map((f) => f()), ...[...this.connections].map((c) => c.close())])
-      await closed
+      if (this.drainOnClose) await closed
     })()
     return this.#closing
   }
@@ -200,6 +207,7 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
   const bound = raw.address()
   server = new Server(raw, typeof bound === 'string' || bound === null ? { path: (address as { path: string }).path } : { host: bound.address, port: bound.port }, registry, isolator?.live)
   if (isolator !== undefined) server.onClose.push(() => isolator.close())
+  if (handOver) server.drainOnClose = false
   if (discovery !== undefined) await register(server, service!, discovery)
   return server
 }

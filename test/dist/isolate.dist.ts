@@ -69,6 +69,21 @@ for (const kind of ['process', 'worker'] as const) {
   })
 }
 
+test('process: close() resolves after clients have come and gone one by one (each to a ready spare)', async () => {
+  const server = await f.listen({ port: 0 }, { isolate: 'process', module })
+  for (let i = 0; i < 3; i++) {
+    const conn = await f.connect(server.address)
+    const { pid } = await served(conn).where()
+    const isolate = [...server.isolates].find((x) => x.id === pid)!
+    await conn.close()
+    await within(isolate.ended, 10_000, 'the client\'s child ending')
+    // the next client finds the spare started (no event says when it is ready: give it time)
+    await new Promise((r) => setTimeout(r, 300))
+  }
+  await within(server.close(), 10_000, 'server.close()')
+  assert.is(server.isolates.size, 0)
+})
+
 test('isolate options that cannot cross are refused with a TypeError naming them', async () => {
   await rejects(f.listen({ port: 0 }, { isolate: 'process' }), TypeError)
   await rejects(f.listen({ port: 0 }, { isolate: 'thread' as never, module }), TypeError)
