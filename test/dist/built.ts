@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Remote } from '../../src/index.ts'
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const dist = join(root, 'dist')
@@ -26,3 +27,14 @@ export function ensureBuilt(): void {
   if (built > Math.max(newest(join(root, 'src')), statSync(join(root, 'rollup.config.mjs')).mtimeMs)) return
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
 }
+
+/** What test/fixtures/served.mjs serves. */
+export interface Served {
+  where(): { pid: number; thread: number }
+  add(a: number, b: number): number
+  spin(ms: number): string
+  crash(): string
+}
+
+/** A connection's root, typed as the served module (whatever the connection's own type). */
+export const served = (conn: { root: unknown }) => conn.root as Remote<Served>

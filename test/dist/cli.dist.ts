@@ -7,21 +7,12 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connect, ConnectionClosedError, type Remote } from '../../src/index.ts'
-import { cli, ensureBuilt } from './built.ts'
+import { connect, ConnectionClosedError } from '../../src/index.ts'
+import { cli, ensureBuilt, served } from './built.ts'
 import { fixture, rejects, socketPath, testCert, within } from '../harness.ts'
 
 ensureBuilt()
 
-/** What test/fixtures/served.mjs serves. */
-interface Served {
-  where(): { pid: number; thread: number }
-  add(a: number, b: number): number
-  spin(ms: number): string
-  crash(): string
-}
-/** A connection's root, typed as the served module (connections are not generic here). */
-const served = (conn: { root: unknown }) => conn.root as Remote<Served>
 const module = fileURLToPath(fixture('served.mjs'))
 /** Plain output, whatever the test runner's colour settings. */
 const env = { ...process.env, FORCE_COLOR: '0' }

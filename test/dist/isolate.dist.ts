@@ -6,21 +6,11 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL, fileURLToPath } from 'node:url'
 import type * as Farside from '../../src/index.ts'
-import type { Remote } from '../../src/index.ts'
-import { dist, ensureBuilt } from './built.ts'
+import { dist, ensureBuilt, served } from './built.ts'
 import { fixture, rejects, testCert, within } from '../harness.ts'
 
 ensureBuilt()
 
-/** What test/fixtures/served.mjs serves. */
-interface Served {
-  where(): { pid: number; thread: number }
-  add(a: number, b: number): number
-  spin(ms: number): string
-  crash(): string
-}
-/** A connection's root, typed as the served module (connections are not generic here). */
-const served = (conn: { root: unknown }) => conn.root as Remote<Served>
 const f = (await import(pathToFileURL(join(dist, 'index.js')).href)) as typeof Farside
 const module = fileURLToPath(fixture('served.mjs'))
 type Where = { pid: number; thread: number }
