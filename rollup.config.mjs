@@ -63,6 +63,18 @@ export default [
     },
   },
   {
+    // the entries of listen()'s isolates, started by URL next to index.js / index.cjs; they import
+    // the package's own entry (not a bundled copy), so that the module they serve, importing
+    // farside, shares one copy of it with them
+    input: { 'isolate-child': 'src/server/isolate-child.ts', 'isolate-worker': 'src/server/isolate-worker.ts' },
+    external: [...external, /\.\.\/index\.ts$/],
+    plugins,
+    output: [
+      { dir: 'dist', format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'chunks/isolate-[hash].js', paths: (id) => (id.endsWith('index.ts') ? './index.js' : id) },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/isolate-[hash].cjs', paths: (id) => (id.endsWith('index.ts') ? './index.cjs' : id) },
+    ],
+  },
+  {
     // the same declarations twice: .d.ts for `import`, .d.cts for `require` (a .d.ts beside a
     // "type": "module" package.json would tell TypeScript that require() gets an ES module);
     // @internal members are left out of what users see

@@ -95,6 +95,13 @@ export class AuthenticationError extends FarsideError {
   }
 }
 
+/** A discovery registry could not be reached, refused, or knows no server for a service name. */
+export class DiscoveryError extends FarsideError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_DISCOVERY', options)
+  }
+}
+
 /** Local classes that a remote error of the same constructor name maps back to. */
 export const errorClasses: Record<string, new (message: string) => Error> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,

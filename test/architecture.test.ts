@@ -23,7 +23,11 @@ const allowed: Record<string, string[]> = {
   helpers: ['helpers', 'proxy', 'errors.ts'],
   endpoints: ['endpoints', 'protocol', 'transport', 'errors.ts'],
   // on top: the public core only (connections made by endpoints, the Connection and Registry)
-  server: ['server', 'endpoints', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],
+  // (the isolate entries import index.ts: in their own process or thread they must share the one
+  // copy of farside the served module imports; nothing imports them, they are started by URL)
+  server: ['server', 'endpoints', 'discovery', 'index.ts', 'protocol/connection.ts', 'protocol/registry.ts', 'errors.ts'],
+  // the registry's wire, server and clients: plain sockets, no farside connection
+  discovery: ['discovery', 'errors.ts'],
   // next to the server: the Connection's public members and its injection hook, nothing deeper
   classic: ['classic', 'protocol/connection.ts', 'errors.ts'],
   // on top, as the server: connections made by endpoints, withOptions from the helpers

@@ -9,6 +9,11 @@ import { Registry } from '../protocol/registry.ts'
 import { ConnectionClosedError, ProtocolError } from '../errors.ts'
 import { Connection, DEFAULT_LIMITS, ROOT_FACTORY, type ServeOptions } from '../protocol/connection.ts'
 import type { ConnectionOptions } from '../types.ts'
+import type { Duplex } from 'node:stream'
+import { isolatorOf, moduleHref, type Isolate } from './isolate.ts'
+import { loadRoot } from './isolate-entry.ts'
+import { Registrar, checkRegistry } from '../discovery/client.ts'
+import { checkName, type RegistryAddress } from '../discovery/wire.ts'
 
 /** Where to listen or connect: a TCP host and port, or a Unix socket path. */
 export type Address = { host?: string; port: number } | { path: string }
@@ -18,7 +23,31 @@ export interface NetOptions extends ConnectionOptions {
   tls?: tls.TlsOptions & tls.ConnectionOptions
 }
 
-export interface ListenOptions extends NetOptions {
+export interface ListenOptions extends Omit<NetOptions, 'registry'> {
+  /**
+   * The Registry of names every connection shares (made if not given); or, with `service`, the
+   * discovery registry `{ host, port }` to register with (see `service`).
+   */
+  registry?: Registry | RegistryAddress
+  /**
+   * Registers this server under the name at `registry` (a discovery registry: `farside
+   * registry`), refreshed periodically and unregistered on close(); listen() rejects with
+   * DiscoveryError if the first registration fails. TCP servers only.
+   */
+  service?: string
+  /**
+   * RPyC's ForkingServer: each connection gets a child process ('process': the socket is handed
+   * over IPC) or a worker thread ('worker': the bytes are relayed) that imports `module` and
+   * serves its default export; the isolate ends with its connection. Needs `module`; options
+   * must then be plain data (no root, authenticate, or secret/user lookup functions).
+   */
+  isolate?: 'process' | 'worker'
+  /**
+   * A module (path from the working directory, or URL) whose default export is the root (an
+   * object, or a factory `(conn) => object`): loaded here, or in each isolate with `isolate`.
+   * listen() rejects with an Error naming it if it cannot be loaded or exports no default.
+   */
+  module?: string | URL
   /**
    * RPyC's authenticator: gets each new socket before the protocol starts and returns it (or a
    * wrapped one), or throws / rejects to refuse the client (the socket is destroyed).
@@ -51,10 +80,22 @@ export class Server extends EventEmitter {
   #closing: Promise<void> | undefined
   /** Sockets accepted and not yet connections (authenticating). */
   readonly pending = new Set<net.Socket>()
+  /** With `isolate`: the child processes or worker threads, one per client (and a spare). */
+  readonly isolates: ReadonlySet<Isolate>
+  /** @internal run by close() once the listener stops, with the connections' closes */
+  readonly onClose: Array<() => Promise<void>> = []
+  /**
+   * @internal whether close() waits for net.Server's close callback. Not with process isolates:
+   * Node tracks sockets sent to children and, once several children have come and gone, its
+   * callback was seen never to come (Node 20.20), although the listener is closed at once and
+   * every child has ended when onClose is done.
+   */
+  drainOnClose = true
 
   /** @internal use listen() */
-  constructor(server: net.Server, address: Server['address'], registry: Registry) {
+  constructor(server: net.Server, address: Server['address'], registry: Registry, isolates: ReadonlySet<Isolate> = new Set()) {
     super()
+    this.isolates = isolates
     this.#server = server
     this.address = address
     this.registry = registry
@@ -70,8 +111,8 @@ export class Server extends EventEmitter {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
       for (const socket of this.pending) socket.destroy()
-      await Promise.all([...this.connections].map((c) => c.close()))
-      await closed
+      await Promise.all([...this.onClose.map((f) => f()), ...[...this.connections].map((c) => c.close())])
+      if (this.drainOnClose) await closed
     })()
     return this.#closing
   }
@@ -84,15 +125,21 @@ export class Server extends EventEmitter {
  * Resolves once listening; rejects with the listen error (EADDRINUSE, ...).
  */
 export async function listen(address: Address, options: ListenOptions = {}): Promise<Server> {
-  const { tls: tlsOptions, authenticate, registry: given, users, root, ...rest } = options
-  const registry = given ?? new Registry()
-  const connOptions: ServeOptions = { ...rest, registry, stacks: rest.stacks ?? false }
-  if (typeof root === 'function') connOptions[ROOT_FACTORY] = root as (conn: Connection) => object
-  else if (root !== undefined) connOptions.root = root
-  if (users !== undefined) connOptions.secret = userSecrets(users, rest.secret)
+  const { tls: tlsOptions, authenticate, service, isolate, module, ...rest } = options
   checkAddress(address)
-  // bad options fail here, not at the first client
-  Connection.validate(connOptions, ['tls', 'authenticate', 'users'])
+  const discovery = service !== undefined ? checkService(service, rest.registry, address) : undefined
+  if (discovery === undefined && rest.registry !== undefined && !(rest.registry instanceof Registry)) {
+    throw new TypeError('options.registry must be a Registry; a discovery registry { host, port } needs options.service (the name to register)')
+  }
+  if (discovery !== undefined) delete rest.registry
+  const isolator = isolate !== undefined ? isolatorOf(isolate, module, { ...rest, authenticate }, tlsOptions, serveOptions) : undefined
+  if (module !== undefined && isolate === undefined) {
+    if (rest.root !== undefined) throw new TypeError('options.module and options.root cannot be used together: the module\'s default export is the root')
+    if (typeof module !== 'string' && !(module instanceof URL)) throw new TypeError('options.module must be a path or URL')
+    rest.root = await loadRoot(moduleHref(module))
+  }
+  const connOptions = serveOptions(rest as NetOptions)
+  const registry = connOptions.registry!
   if (authenticate !== undefined && typeof authenticate !== 'function') throw new TypeError('options.authenticate must be a function')
   const authTimeout = rest.limits?.handshakeTimeout ?? 30_000
   const maxConnections = rest.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections
@@ -105,7 +152,9 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
     let socket = accepted
     socket.on('error', () => {}) // errors before the connection takes the socket: nothing to tell
     if (server!.closing) return void socket.destroy()
-    if (server!.connections.size + server!.pending.size >= maxConnections) {
+    // with isolates, the spare is not a client
+    const isolated = isolator !== undefined ? Math.max(0, isolator.live.size - 1) : 0
+    if (server!.connections.size + server!.pending.size + isolated >= maxConnections) {
       // told, not just dropped: the client's error says why
       const reason = `the server is full (limits.maxConnections is ${maxConnections})`
       turnAway(socket, reason)
@@ -126,6 +175,7 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
         socket = given
       }
       if (server!.closing) throw new Error('the server is closing')
+      if (isolator !== undefined) return await isolator.take(socket)
       const conn = connectStream(socket, connOptions)
       server!.connections.add(conn)
       void conn.closed.then(() => server!.connections.delete(conn))
@@ -138,7 +188,11 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
       server!.pending.delete(accepted)
     }
   }
-  const raw = tlsOptions !== undefined ? tls.createServer(tlsOptions, onSocket) : net.createServer(onSocket)
+  // a child process does TLS itself, on the socket handed to it unread
+  const handOver = isolate === 'process'
+  const raw = tlsOptions !== undefined && !handOver ? tls.createServer(tlsOptions, onSocket) : net.createServer({ pauseOnConnect: handOver }, onSocket)
+  // a module that does not load fails here, before anything listens
+  await isolator?.warm()
   await new Promise<void>((resolve, reject) => {
     raw.once('error', reject)
     const done = () => {
@@ -149,10 +203,60 @@ export async function listen(address: Address, options: ListenOptions = {}): Pro
     else raw.listen(address.port, address.host ?? '127.0.0.1', done)
   })
   raw.on('error', (err) => server!.emit('error', err))
-  if (tlsOptions !== undefined) raw.on('tlsClientError', (err) => server!.emit('refused', err))
+  if (tlsOptions !== undefined && !handOver) raw.on('tlsClientError', (err) => server!.emit('refused', err))
   const bound = raw.address()
-  server = new Server(raw, typeof bound === 'string' || bound === null ? { path: (address as { path: string }).path } : { host: bound.address, port: bound.port }, registry)
+  server = new Server(raw, typeof bound === 'string' || bound === null ? { path: (address as { path: string }).path } : { host: bound.address, port: bound.port }, registry, isolator?.live)
+  if (isolator !== undefined) server.onClose.push(() => isolator.close())
+  if (handOver) server.drainOnClose = false
+  if (discovery !== undefined) await register(server, service!, discovery)
   return server
+}
+
+/** Registers `server` under `name`; closes it and rethrows if the first registration fails. */
+async function register(server: Server, name: string, registry: RegistryAddress): Promise<void> {
+  const { host, port } = server.address as { host: string; port: number }
+  // a wildcard address is no address to give out: the registry then takes the one it sees
+  const named = host !== '0.0.0.0' && host !== '::' ? { host } : {}
+  const registrar = new Registrar(registry, { name, port, ...named }, (err) => server.emit('registryError', err))
+  server.onClose.unshift(() => registrar.stop())
+  try {
+    await registrar.start()
+  } catch (err) {
+    await server.close()
+    throw err
+  }
+}
+
+/**
+ * Serves one client's stream (a socket your own server accepted, a relayed duplex) as listen()
+ * serves each of its clients: `options` are listen()'s connection options (a Registry to share,
+ * stacks hidden unless told, `root` or a factory `(conn) => root`, per-user secrets). Returns
+ * the Connection at once, as connectStream() does; throws TypeError for a bad option. The
+ * isolates of `listen({ isolate })` serve with it.
+ */
+export function serveStream(stream: Duplex, options: ListenOptions): Connection {
+  return connectStream(stream, serveOptions(options as NetOptions))
+}
+
+/** listen()'s options as a connection's, validated (a TypeError names a bad key). */
+function serveOptions(options: NetOptions & Pick<ListenOptions, 'users' | 'root'>): ServeOptions {
+  const { registry: given, users, root, tls: _tls, ...rest } = options
+  const registry = given ?? new Registry()
+  const connOptions: ServeOptions = { ...rest, registry, stacks: rest.stacks ?? false }
+  if (typeof root === 'function') connOptions[ROOT_FACTORY] = root as (conn: Connection) => object
+  else if (root !== undefined) connOptions.root = root
+  if (users !== undefined) connOptions.secret = userSecrets(users, rest.secret)
+  // bad options fail here, not at the first client
+  Connection.validate(connOptions, ['tls', 'authenticate', 'users'])
+  return connOptions
+}
+
+function checkService(service: unknown, registry: unknown, address: Address): RegistryAddress {
+  checkName(service)
+  if ('path' in address) throw new TypeError('options.service needs a TCP address: a Unix socket cannot be found from other hosts')
+  if (registry === undefined || registry instanceof Registry) throw new TypeError('options.service needs options.registry: the discovery registry { host, port } to register with')
+  checkRegistry(registry)
+  return registry
 }
 
 /**

@@ -2,7 +2,7 @@
 // folder, the tarball installed by name into a project of its own and used from ESM and
 // CommonJS, its types checked by attw (both module systems) and its package.json by publint.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,7 +25,7 @@ try {
   // --silent keeps prepack's banner out of the JSON on stdout
   const [info] = JSON.parse(run(npm, ['pack', '--json', '--silent', '--pack-destination', tmp], root))
   const files = info.files.map((f) => f.path)
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/bench-worker.js', 'dist/bench-child.js']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/bench-worker.js', 'dist/bench-child.js', 'dist/isolate-child.js', 'dist/isolate-child.cjs', 'dist/isolate-worker.js', 'dist/isolate-worker.cjs']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}: ${files.join(', ')}`)
   }
   assert.deepEqual(files.filter((f) => /^(src|test|bench|examples|node_modules)\//.test(f)), [], 'sources or tests in the tarball')
@@ -69,6 +69,28 @@ try {
   assert.equal(run(process.execPath, ['cjs.cjs'], app).trim(), 'cjs ok')
   assert.match(run(join(app, 'node_modules', '.bin', 'farside'), ['--version'], app), /\d+\.\d+\.\d+/)
   await benchFromTheInstall(app, tmp)
+
+  // the installed bin serving a module with a worker per client; the module imports farside
+  // itself, and must get the very copy that serves it (currentCall() sees the call)
+  writeFileSync(join(app, 'svc.mjs'), `import { currentCall } from 'farside'\nexport default { inCall: () => currentCall() !== undefined }\n`)
+  writeFileSync(join(app, 'client.mjs'), [
+    `import { connect } from 'farside'`,
+    `const conn = await connect({ port: Number(process.argv[2]) })`,
+    `if ((await conn.root.inCall()) !== true) throw new Error('the module got a copy of farside of its own')`,
+    `await conn.close()`,
+    `console.log('isolated ok')`,
+  ].join('\n'))
+  for (const isolate of ['worker', 'process']) {
+    const serve = spawn(join(app, 'node_modules', '.bin', 'farside'), ['serve', '--port', '0', '--module', './svc.mjs', '--isolate', isolate, '--json'], { cwd: app, env, stdio: ['ignore', 'pipe', 'inherit'] })
+    const line = await new Promise((resolve, reject) => {
+      serve.stdout.once('data', (d) => resolve(String(d)))
+      serve.once('exit', (code) => reject(new Error(`farside serve exited (${code})`)))
+    })
+    assert.equal(run(process.execPath, ['client.mjs', String(JSON.parse(line).port)], app).trim(), 'isolated ok')
+    const exited = new Promise((resolve) => serve.once('exit', resolve))
+    serve.kill('SIGTERM')
+    assert.equal(await exited, 0)
+  }
 
   // attw on the tarball just packed is `attw --pack .` without building a second time
   const checks = [
