@@ -1,30 +1,19 @@
 // The conformance suite: the same behaviour tests over every transport in harness.ts.
-import { suite } from 'uvu'
 import { inspect } from 'node:util'
 import * as assert from 'uvu/assert'
 import {
   AbortError, AccessError, ConnectionClosedError, RemoteError, TimeoutError, buffiter, connectionOf, deliver, get, has,
-  isRemote, keys, obtain, release, same, set, withOptions, type Connection,
+  isRemote, keys, obtain, release, same, set, withOptions,
 } from '../src/index.ts'
-import { transports, rejects, within, collect, type Peer } from './harness.ts'
+import { transports, rejects, within, collect, peerSuite, type PeerContext } from './harness.ts'
 import type { Service, Counter, Node } from './fixtures/service.ts'
 import type { Remote } from '../src/index.ts'
 
 for (const transport of transports) {
-  const t = suite<{ peer: Peer; conn: Connection<Service>; root: Remote<Service> }>(`conformance/${transport.name}`)
-
-  t.before(async (ctx) => {
-    ctx.peer = await within(transport.start(), 20000, `starting ${transport.name}`)
-    ctx.conn = ctx.peer.conn
-    ctx.root = ctx.conn.root
-  })
-
-  t.after(async (ctx) => {
-    await ctx.peer?.close()
-  })
+  const t = peerSuite('conformance', transport)
 
   // each test also checks that nothing this side asked for is still pending when it is done
-  const test = (name: string, fn: (ctx: { peer: Peer; conn: Connection<Service>; root: Remote<Service> }) => Promise<void>) =>
+  const test = (name: string, fn: (ctx: PeerContext) => Promise<void>) =>
     t(name, async (ctx) => {
       await fn(ctx)
       assert.is(ctx.conn.stats().inFlight, 0, 'calls left in flight')

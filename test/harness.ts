@@ -2,10 +2,11 @@
 // Every transport entry starts a peer serving the conformance Service and returns the client end.
 import { serialize } from 'node:v8'
 import * as assert from 'uvu/assert'
+import { suite } from 'uvu'
 import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect, connectPort, fork, listen, pair, spawn, worker, type Connection, type ListenOptions, type NetOptions, type Address } from '../src/index.ts'
+import { connect, connectPort, fork, listen, pair, spawn, worker, type Connection, type Remote, type ListenOptions, type NetOptions, type Address } from '../src/index.ts'
 import { AUTH_ENV, Service, serverAuthOptions, setUp, type ServerAuth } from './fixtures/service.ts'
 
 export const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url)
@@ -210,6 +211,27 @@ export const transports: TransportCase[] = [
     },
   },
 ]
+
+/** What a suite over one transport gives each test: the peer, its connection and root. */
+export interface PeerContext {
+  peer: Peer
+  conn: Connection<Service>
+  root: Remote<Service>
+}
+
+/** A uvu suite named `name/<transport>` that starts the transport's peer before its tests and closes it after. */
+export function peerSuite(name: string, transport: TransportCase) {
+  const t = suite<PeerContext>(`${name}/${transport.name}`)
+  t.before(async (ctx) => {
+    ctx.peer = await within(transport.start(), 20000, `starting ${transport.name}`)
+    ctx.conn = ctx.peer.conn
+    ctx.root = ctx.conn.root
+  })
+  t.after(async (ctx) => {
+    await ctx.peer?.close()
+  })
+  return t
+}
 
 /** Waits (up to 5 s) for `promises` to settle; a hang guard for cleanup, not a check. */
 async function settled(promises: PromiseLike<unknown>[]): Promise<void> {

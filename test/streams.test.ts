@@ -1,12 +1,11 @@
 // Streams over every transport: Node and web streams of each kind, passed and returned, with
 // backpressure, errors and ends both ways, cancellation and the connection closing mid-stream.
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Duplex, Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { AbortError, ConnectionClosedError, withOptions, type Connection } from '../src/index.ts'
-import { transports, rejects, within, type Peer } from './harness.ts'
+import { transports, rejects, within, peerSuite, type PeerContext } from './harness.ts'
 import type { Service } from './fixtures/service.ts'
 import type { Remote } from '../src/index.ts'
 
@@ -25,17 +24,8 @@ const localBytes = (n: number, size: number) => Readable.from((function* () {
 })(), { objectMode: false })
 
 for (const transport of transports) {
-  type Ctx = { peer: Peer; conn: Connection<Service>; root: Remote<Service> }
-  const t = suite<Ctx>(`streams/${transport.name}`)
-  t.before(async (ctx) => {
-    ctx.peer = await within(transport.start(), 20000, `starting ${transport.name}`)
-    ctx.conn = ctx.peer.conn
-    ctx.root = ctx.conn.root
-  })
-  t.after(async (ctx) => {
-    await ctx.peer?.close()
-  })
-  const test = (name: string, fn: (ctx: Ctx) => Promise<void>) =>
+  const t = peerSuite('streams', transport)
+  const test = (name: string, fn: (ctx: PeerContext) => Promise<void>) =>
     t(name, async (ctx) => {
       await within(fn(ctx), 15000, name)
       await settledStreams(ctx.conn, ctx.root)

@@ -1,6 +1,8 @@
 // The one place that decides how a value crosses: by value (structured-clone data, rewritten only
 // where it holds something that must not be copied) or by reference (a table id). Connection-
 // agnostic: it talks to the connection through the small EncodeHost / DecodeHost interfaces.
+// Just over 400 lines: the encoder and decoder are the two halves of one marker table, kept side
+// by side so that a kind added to one is seen next to the other.
 import { isCopyMarked, isRefMarked, takeTransfer } from './marks.ts'
 import { decodeError, encodeError } from './errors.ts'
 import { noteThen } from './thenables.ts'
