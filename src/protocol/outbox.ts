@@ -20,6 +20,12 @@ export interface OutboxHooks {
   fill?(queue: unknown[]): boolean
 }
 
+/**
+ * The flush's microtasks: a resolved promise's then runs at the same place in the queue as
+ * queueMicrotask, for a third of its cost in Node (which makes an AsyncResource per call).
+ */
+const resolved = Promise.resolve()
+
 /** How soon a flush must follow what was just queued. */
 export const enum Soon {
   /** An operation: two microtask hops, so `await r.a().b` asks for `.b` in the same batch. */
@@ -43,7 +49,7 @@ export class Outbox {
   #idle: ReturnType<typeof setImmediate> | undefined
   #again: ReturnType<typeof setImmediate> | undefined
   #flushBound = () => this.flush()
-  #hopBound = () => queueMicrotask(this.#flushBound)
+  #hopBound = () => void resolved.then(this.#flushBound)
 
   constructor(transport: Transport, hooks: OutboxHooks) {
     this.#transport = transport
@@ -107,7 +113,7 @@ export class Outbox {
       return
     }
     this.#scheduled = true
-    queueMicrotask(soon === Soon.Op ? this.#hopBound : this.#flushBound)
+    void resolved.then(soon === Soon.Op ? this.#hopBound : this.#flushBound)
   }
 
   // Everything queued in one tick leaves as one batch. The pull flag of each operation is decided

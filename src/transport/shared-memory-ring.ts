@@ -152,6 +152,11 @@ export class Ring {
     if (Atomics.load(this.ctl, CONSUMER_PARKED) === 1) Atomics.notify(this.ctl, W)
   }
 
+  /** Whether the consumer has read everything written (one Atomics.load). */
+  drained(): boolean {
+    return Atomics.load(this.ctl, R) === (this.#pos | 0)
+  }
+
   /**
    * After a failed write: a promise that resolves once the consumer has read since (undefined if
    * it already has: try again now). Does not keep the event loop alive (nodejs/node#44729).

@@ -8,20 +8,28 @@ import { Inbox } from './inbox.ts'
 import { DEFAULT_RING_BYTES, Next, Ring, checkRingBytes } from './shared-memory-ring.ts'
 import { Encoder, Decoder, type Format } from './shared-memory-codec.ts'
 
-// The spin budget, in µs: how long a thread polls its incoming ring after a send before it parks.
-// It adapts to recent round trips: an answer caught after t µs, if t is at most WORTH_US, raises it
-// to 4t (if lower); a slower answer, or none, halves it, down to the floor. (Parking and being
-// woken costs about WORTH_US: an answer slower than that is as well waited for parked, without
-// burning a core, and on a machine whose cores are all taken spinning only delays the peer.)
-// Every PROBE_EVERY-th spin polls up to the cap, so a budget at the floor finds its way back up
-// when answers come quickly again.
-export const SPIN_FLOOR_US = 2
-export const SPIN_START_US = 50
+// How long a thread polls its incoming ring after a send before it parks, in two parts, each
+// with a budget in µs. First until the peer has read what was sent: a parked peer wakes up first
+// (about 20–80 µs here), and spinning through its wake-up saves this thread one of its own. Then,
+// from that read, for the answer. An answer caught within its budget resets both to the cap. A
+// peer that read but did not answer in time (it is computing) halves the answer budget, down to
+// the floor; at the floor the first part gets the floor too, so a slow peer costs little spinning.
+// A peer that did not even read in time (busy, or descheduled) halves the first part's budget only
+// from its second such miss in a row: one says nothing (a garbage collection, a turn of its event
+// loop), and lowering a budget on it would make both threads park and wake each other from then
+// on. Every PROBE_EVERY-th spin uses the caps, so budgets at the floor find their way back up.
+export const SPIN_FLOOR_US = 8
 export const SPIN_CAP_US = 100
-export const WORTH_US = 25
 export const PROBE_EVERY = 32
 /** Continuous spinning and delivering per turn of the event loop before yielding (setImmediate). */
 export const TURN_MS = 1
+
+/**
+ * Runs `f` on a microtask: a resolved promise's then, which costs a third of what queueMicrotask
+ * does in Node (that makes an AsyncResource per call); this transport queues a few per round trip.
+ */
+const resolved = Promise.resolve()
+const later = (f: () => void): void => void resolved.then(f)
 
 /** A record that waits for room in the ring (backpressure), or PORTED: its batch went by the port. */
 type Pending = { format: Format; body: Uint8Array } | typeof PORTED
@@ -78,8 +86,18 @@ export class SharedMemoryTransport implements Transport {
   /** A waitAsync on the incoming ring is pending. */
   #parked = false
   #spinQueued = false
-  #budget = SPIN_START_US
+  /** The two budgets (see SPIN_CAP_US): until the peer reads, and then for its answer. */
+  #readBudget = SPIN_CAP_US
+  #answerBudget = SPIN_CAP_US
+  /** Spins in a row whose peer did not read in time. */
+  #unread = 0
   #spins = 0
+  /** When the spin under way began (it may span turns), or 0; its two deadlines' budgets. */
+  #spunSince = 0
+  #readFor = 0
+  #answerFor = 0
+  /** When the peer was seen to have read what this spin waits on, or 0. */
+  #readAt = 0
   /** performance.now() when this turn of the event loop began spinning, or 0. */
   #turnStart = 0
   #started = false
@@ -118,7 +136,7 @@ export class SharedMemoryTransport implements Transport {
   start(sink: TransportSink): void {
     this.#inbox.start(sink)
     this.#started = true
-    queueMicrotask(this.#wokeBound)
+    later(this.#wokeBound)
   }
 
   setLimits(limits: TransportLimits): void {
@@ -150,7 +168,7 @@ export class SharedMemoryTransport implements Transport {
     if (!this.#spinQueued) {
       this.#spinQueued = true
       // after this tick's other work, so a batch's answer is awaited once everything left
-      queueMicrotask(this.#spinBound)
+      later(this.#spinBound)
     }
   }
 
@@ -204,11 +222,15 @@ export class SharedMemoryTransport implements Transport {
     if (pending.length === 0) return
     const wait = this.#out.room()
     this.#waitingRoom = true
-    if (wait === undefined) queueMicrotask(this.#roomBound)
+    if (wait === undefined) later(this.#roomBound)
     else void wait.then(this.#roomBound)
   }
 
-  /** Spins for the answer to what was just sent, within the budget and the turn; then parks. */
+  /**
+   * Spins for the answer to what was just sent, within the budgets (see SPIN_CAP_US); then parks.
+   * A spin the turn's end cuts short goes on in the next turn (setImmediate), unparked and with
+   * its deadlines intact.
+   */
   #spin(): void {
     this.#spinQueued = false
     if (this.#closed) return
@@ -216,26 +238,50 @@ export class SharedMemoryTransport implements Transport {
     if (this.#turnStart === 0) {
       this.#turnStart = t0
       setImmediate(this.#newTurn)
-    } else if (t0 - this.#turnStart > TURN_MS) {
-      // a run of calls answered in microtasks only: let timers and I/O have their turn
-      setImmediate(this.#spinBound)
-      this.#spinQueued = true
-      return
     }
-    if (this.#drain()) return this.#rest()
-    this.#in.unpark()
-    const budget = ++this.#spins % PROBE_EVERY === 0 ? SPIN_CAP_US : this.#budget
-    const deadline = Math.min(t0 + budget / 1000, this.#turnStart + TURN_MS)
-    let now = t0
-    while (!this.#in.ready() && now < deadline) now = performance.now()
-    if (this.#in.ready()) {
-      const t = 1000 * (now - t0)
-      this.#budget = t <= WORTH_US ? Math.min(SPIN_CAP_US, Math.max(this.#budget, 4 * t)) : Math.max(SPIN_FLOOR_US, this.#budget / 2)
-      this.#drain()
+    if (this.#drain()) {
+      this.#spunSince = 0
       return this.#rest()
     }
-    this.#budget = Math.max(SPIN_FLOOR_US, this.#budget / 2)
-    this.#park()
+    this.#in.unpark()
+    if (this.#spunSince === 0) {
+      this.#spunSince = t0
+      this.#readAt = 0
+      const probe = ++this.#spins % PROBE_EVERY === 0
+      this.#answerFor = probe ? SPIN_CAP_US : this.#answerBudget
+      this.#readFor = probe ? SPIN_CAP_US : this.#answerFor > SPIN_FLOOR_US ? this.#readBudget : SPIN_FLOOR_US
+    }
+    const turnEnd = this.#turnStart + TURN_MS
+    const ring = this.#in
+    let now = t0
+    for (;;) {
+      // a few looks at the ring per look at the clock (performance.now() costs far more)
+      if (ring.ready() || ring.ready() || ring.ready() || ring.ready()) break
+      if (this.#readAt === 0 && this.#out.drained()) this.#readAt = now
+      const until = this.#readAt !== 0 ? this.#readAt + this.#answerFor / 1000 : this.#spunSince + this.#readFor / 1000
+      if (now >= until) {
+        this.#spunSince = 0
+        if (this.#readAt !== 0) {
+          this.#unread = 0
+          this.#answerBudget = Math.max(SPIN_FLOOR_US, this.#answerBudget / 2)
+        } else if (++this.#unread > 1) {
+          this.#readBudget = Math.max(SPIN_FLOOR_US, this.#readBudget / 2)
+        }
+        return this.#park()
+      }
+      if (now >= turnEnd) {
+        // a run of calls answered in microtasks only: let timers and I/O have their turn
+        this.#spinQueued = true
+        setImmediate(this.#spinBound)
+        return
+      }
+      now = performance.now()
+    }
+    this.#readBudget = this.#answerBudget = SPIN_CAP_US
+    this.#unread = 0
+    this.#spunSince = 0
+    this.#drain()
+    this.#rest()
   }
 
   /** Parks on the incoming ring (one pending waitAsync at most); reads at once if a record came. */
@@ -243,14 +289,14 @@ export class SharedMemoryTransport implements Transport {
     // waiting for a ported batch: its arrival resumes reading (the ring is not read past its place)
     if (this.#closed || this.#broken || this.#needPorted) return
     if (!this.#in.arm()) {
-      queueMicrotask(this.#wokeBound)
+      later(this.#wokeBound)
       return
     }
     if (this.#parked) return
     const wait = this.#in.wait()
     if (wait === undefined) {
       this.#in.unpark()
-      queueMicrotask(this.#wokeBound)
+      later(this.#wokeBound)
       return
     }
     this.#parked = true
