@@ -1,11 +1,12 @@
 // npm run bench: every scenario in one run, contenders interleaved round by round, written to
 // bench/RESULTS.md. A new transport adds a host (or its own contenders) and its rows below.
 import { writeFile } from 'node:fs/promises'
+import type { Remote } from 'farside'
 import { birpc } from './contenders/birpc.ts'
 import { capnweb } from './contenders/capnweb.ts'
 import { comlink } from './contenders/comlink.ts'
 import type { Contender, Session } from './contenders/contender.ts'
-import { farsidePair, farsideSharedWorker, farsideWorker } from './contenders/farside.ts'
+import { farsidePair, farsideSharedWorker, farsideWorker, type FarsideSession, type WorkerService } from './contenders/farside.ts'
 import { ownWorkers, sharedHost } from './contenders/hosts.ts'
 import { raw, rawSameThread, rawWorkerAndChannel } from './contenders/raw.ts'
 import { deadline, progress } from './lib/measure.ts'
@@ -20,7 +21,7 @@ import { callback, chain } from './scenarios/ops.ts'
 import { detailTable, measureTransport, payloadTable, summaryTable, transportTargets, type TransportOutcome, type TransportSpec } from './scenarios/transports.ts'
 import { farsideFork, farsideSpawn, rawFork, rawSpawn } from './transports/child.ts'
 import { startNetHost } from './transports/net.ts'
-import { pinClient, placementNote } from './transports/placement.ts'
+import { pinClient, pinThreads, placementNote } from './transports/placement.ts'
 
 // Sizes. Slots are short (about a millisecond) and rounds many, so that contenders take turns
 // often and the medians of many small per-round ratios settle. (With long slots each contender
@@ -129,11 +130,18 @@ async function transport(spec: Omit<TransportSpec, 'rows'>, contenders: Contende
 }
 outcomes.push(await measureTransport({ name: 'worker', how: 'worker() → serveParent(), MessagePort', rows: [farside, rawRow], raw: RAW }, T, { seq, thr }))
 // The shared-memory worker against the same rows (scenarios/shared-memory.ts), then its payload row.
+// Pinned: this thread on CPU 0, the two worker threads on CPU 1 (transports/placement.ts says why).
 const smRow = await start(farsideSharedWorker)
-const sm = await sharedMemory(rows, smRow, RAW, PEERS, { sequential: sq, inFlight: fl, ...SIZES.sharedMemory })
-tables.push(...sm.tables)
-targets.push(...sm.targets)
-outcomes.push(await measureTransport({ name: 'worker (shared memory)', how: 'worker(url, { sharedMemory: true }) → serveParent(), rings in a SharedArrayBuffer', rows: [{ name: 'farside', session: smRow.session }, rawRow], raw: RAW }, T))
+const tid = (s: FarsideSession) => (s.conn.root as Remote<WorkerService>).tid()
+const unpinThreads = pinThreads([await tid(farside.session), await tid(smRow.session)])
+try {
+  const sm = await sharedMemory(rows, smRow, RAW, PEERS, { sequential: sq, inFlight: fl, ...SIZES.sharedMemory })
+  tables.push(...sm.tables)
+  targets.push(...sm.targets)
+  outcomes.push(await measureTransport({ name: 'worker (shared memory)', how: 'worker(url, { sharedMemory: true }) → serveParent(), rings in a SharedArrayBuffer', rows: [{ name: 'farside', session: smRow.session }, rawRow], raw: RAW }, T))
+} finally {
+  unpinThreads()
+}
 // From here the main thread runs on CPU 0 and every far process on CPU 1 (transports/placement.ts).
 const unpin = pinClient()
 try {

@@ -9,6 +9,8 @@ import { fixture, type Contender, type Session } from './contender.ts'
 export interface WorkerService extends Service {
   stats(): ReturnType<Connection['stats']>
   heap(): Promise<number>
+  /** The worker thread's Linux thread id, for pinning it (undefined elsewhere). */
+  tid(): number | undefined
 }
 
 /** A farside session keeps its connection and typed root for the scenarios that need more. */

@@ -30,7 +30,7 @@ export async function sharedMemory(rows: Row[], shared: Row, raw: string, peers:
   const targets: Target[] = []
 
   const seq = await sequential(all, raw, plan('Shared memory: sequential round trip (worker thread)', sizes.sequential), sizes.sequential.calls)
-  seq.table.note += ` "${SHARED}" runs in a worker of its own (worker(url, { sharedMemory: true })); the other rows are served by the one farside worker thread, as in the worker tables.`
+  seq.table.note += ` "${SHARED}" runs in a worker of its own (worker(url, { sharedMemory: true })); the other rows are served by the one farside worker thread, as in the worker tables. Both worker threads are pinned to CPU 1 and this thread to CPU 0 for these tables (unpinned, the OS often puts two threads that wake each other in turn on one core, where polling cannot help, and keeps them there by luck: 6 µs or 37 µs a call from one run to the next).`
   tables.push(seq.table)
   const s = seq.summaries.find((x) => x.name === SHARED)!
   targets.push({ name: 'sequential call, shared memory', goal: '≤ 10 µs per call', measured: `${us(s.us)} µs`, pass: s.us <= 10 })

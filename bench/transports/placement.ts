@@ -39,6 +39,22 @@ export function pinServer(pid: number): void {
   if (canPin && !taskset(['-a', '-p', '-c', SERVER_CPU, String(pid)])) throw new Error(`could not pin process ${pid}`)
 }
 
+/**
+ * Pins this thread to the client CPU and the worker threads `tids` (Linux thread ids) to the
+ * server CPU; returns the undo. For the shared-memory rows: two threads that wake each other in
+ * turn tend to be put on one core by the OS, where polling the ring cannot help (see
+ * src/transport/shared-memory.ts), and they stay there or not by luck.
+ */
+export function pinThreads(tids: readonly (number | undefined)[]): () => void {
+  if (!canPin || tids.some((t) => t === undefined)) return () => {}
+  const undoClient = pinClient()
+  for (const tid of tids) if (!taskset(['-p', '-c', SERVER_CPU, String(tid)])) throw new Error(`could not pin thread ${tid}`)
+  return () => {
+    for (const tid of tids) taskset(['-p', '-c', `${CLIENT_CPU},${SERVER_CPU}`, String(tid)])
+    undoClient()
+  }
+}
+
 /** This process's child processes (for farside's fork() and spawn(), which do not expose theirs). */
 export function childPids(): Set<number> {
   const out = new Set<number>()
@@ -68,6 +84,6 @@ export async function pinnedChild<T>(start: () => Promise<T>): Promise<T> {
 /** What the results say about placement. */
 export function placementNote(): string {
   return canPin
-    ? `the bench's main thread pinned to CPU ${CLIENT_CPU}, every far process (children, socket host) to CPU ${SERVER_CPU}`
+    ? `the bench's main thread pinned to CPU ${CLIENT_CPU}, every far process (children, socket host) to CPU ${SERVER_CPU}, and for the shared-memory rows the worker threads too`
     : 'not pinned (no taskset or fewer than 2 CPUs): farside and raw children may differ by placement luck'
 }

@@ -14,13 +14,19 @@ import { Encoder, Decoder, type Format } from './shared-memory-codec.ts'
 // from that read, for the answer. An answer caught within its budget resets both to the cap. A
 // peer that read but did not answer in time (it is computing) halves the answer budget, down to
 // the floor; at the floor the first part gets the floor too, so a slow peer costs little spinning.
-// A peer that did not even read in time (busy, or descheduled) halves the first part's budget only
-// from its second such miss in a row: one says nothing (a garbage collection, a turn of its event
-// loop), and lowering a budget on it would make both threads park and wake each other from then
-// on. Every PROBE_EVERY-th spin uses the caps, so budgets at the floor find their way back up.
+// A peer that did not even read in time halves the first part's budget only from its UNREAD_RUN-th
+// such miss in a row (its thread is busy, or the machine's cores are all taken). A few say
+// nothing (a garbage collection, a turn of its event loop), and lowering the budget on them makes
+// both threads park after most calls and wake each other from then on (with a threshold of 2 the
+// bench's interleaved slots took 20 µs a call instead of 6). Polling helps only while the two
+// threads run on different cores: the OS tends to put two threads that wake each other in turn on
+// one core and keeps them there while they never run at once; calls then cost about what they
+// cost over postMessage, until it moves one. Every PROBE_EVERY-th spin uses the caps, so budgets
+// at the floor find their way back up.
 export const SPIN_FLOOR_US = 8
 export const SPIN_CAP_US = 100
 export const PROBE_EVERY = 32
+export const UNREAD_RUN = 8
 /** Continuous spinning and delivering per turn of the event loop before yielding (setImmediate). */
 export const TURN_MS = 1
 
@@ -264,7 +270,7 @@ export class SharedMemoryTransport implements Transport {
         if (this.#readAt !== 0) {
           this.#unread = 0
           this.#answerBudget = Math.max(SPIN_FLOOR_US, this.#answerBudget / 2)
-        } else if (++this.#unread > 1) {
+        } else if (++this.#unread >= UNREAD_RUN) {
           this.#readBudget = Math.max(SPIN_FLOOR_US, this.#readBudget / 2)
         }
         return this.#park()
