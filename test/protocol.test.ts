@@ -62,6 +62,27 @@ test('a 3-step pipelined chain is one batch each way', async () => {
   await b.closed
 })
 
+test('a thousand calls in one tick leave in a few batches of whole messages, in order, each answered', async () => {
+  const { a, b, sent } = tappedPair(new Service())
+  await a.ready
+  sent.length = 0
+  const r = a.root as any
+  const got = await Promise.all(Array.from({ length: 1000 }, (_, i) => r.add(i, 1)))
+  assert.equal(got, Array.from({ length: 1000 }, (_, i) => i + 1))
+  const calls = sent.filter((batch) => tags(batch).includes('call'))
+  assert.ok(calls.length > 1 && calls.length < 20, `the calls left in parts, not one batch nor one each (${calls.length} batches)`)
+  // every part is whole messages (tags() would throw on a cut one), and the ids run in order
+  const ids = calls.flatMap((batch) => {
+    const out: unknown[] = []
+    for (let i = 0; i < batch.length; i += messageLength(batch, i)) out.push(batch[i + 1])
+    return out
+  })
+  assert.is(ids.length, 1000)
+  assert.equal(ids, [...ids].sort((x, y) => (y as number) - (x as number)), 'in the order they were made (request ids count down)')
+  await a.close()
+  await b.closed
+})
+
 test('an awaited result the peer forgot can still be built on: the work waits for it here', async () => {
   const { a, b, sent } = tappedPair(new Service())
   await a.ready

