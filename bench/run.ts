@@ -41,7 +41,7 @@ const SIZES = {
     warmup: QUICK ? 2000 : 10_000,
     rounds: QUICK ? 1 : 3,
     fib: { n: 25, tasks: 40, ...rounds(21, 2) },
-    calls: { calls: 1000, ...rounds(10, 2) },
+    calls: { calls: 250, ...rounds(41, 4) },
   },
   // every transport against its own raw ping-pong; the 16 MiB rounds are few (each is tens of ms)
   transports: {
