@@ -7,7 +7,7 @@ import {
   keys, isRemote, release, PROTOCOL_VERSION, Registry,
 } from '../src/index.ts'
 import { rejects, within } from './harness.ts'
-import { HELLO, OPS, OP_CODE, RELEASE, RET, messageLength } from '../src/protocol/messages.ts'
+import { HELLO, OPS, OP_CODE, RELEASE, RET, SDATA, SMORE, messageLength } from '../src/protocol/messages.ts'
 import { Service } from './fixtures/service.ts'
 
 /** A pair whose batches from a to b are recorded (flat arrays: tag, fields, tag, ...). */
@@ -15,13 +15,16 @@ function tappedPair(rootB: object, optionsB = {}) {
   const { port1, port2 } = new MessageChannel()
   const sent: unknown[][] = []
   const received: unknown[][] = []
+  /** Both directions in the order they happened: true for a batch a sent. */
+  const log: [boolean, unknown[]][] = []
   const tap = {
     postMessage(v: unknown, t?: readonly any[]) {
       sent.push(v as unknown[])
+      log.push([true, v as unknown[]])
       port1.postMessage(v, t as any)
     },
     on(ev: 'message' | 'close', fn: (v: unknown) => void) {
-      port1.on(ev, ev === 'message' ? (v: unknown) => { received.push(v as unknown[]); fn(v) } : fn)
+      port1.on(ev, ev === 'message' ? (v: unknown) => { received.push(v as unknown[]); log.push([false, v as unknown[]]); fn(v) } : fn)
       return tap
     },
     off() {
@@ -33,7 +36,7 @@ function tappedPair(rootB: object, optionsB = {}) {
   }
   const a = connectPort(tap as any)
   const b = connectPort(port2, { root: rootB, ...optionsB })
-  return { a, b, sent, received }
+  return { a, b, sent, received, log }
 }
 
 const TAG_NAMES: Record<number, string> = { ...Object.fromEntries(OPS.map((op, i) => [i, op])), 16: 'hello', 17: 'pull', 18: 'ret', 19: 'throw', 20: 'settle', 21: 'release', 22: 'bye' }
@@ -335,6 +338,64 @@ test('limits: maxInFlight and maxExports refuse the operation, not the connectio
   assert.is(await (c.root as any).add(1, 2), 3, 'the connection still serves')
   await c.close()
   await d.closed
+})
+
+
+test('a stream read here yields to calls: while calls cross, at most 64 KiB of it is on its way', async () => {
+  const { a, log } = tappedPair(new Service())
+  const root = a.root as any
+  try {
+    const r = (await root.streams.endless(64 * 1024)) as AsyncIterable<Buffer> & { destroy(): void }
+    // credit given by a and bytes a took, in the order they happened: at each grant, what is on its
+    // way is the credit given minus the bytes taken
+    let granted = 0
+    let taken = 0
+    let seen = 0
+    const onTheWay = (): number[] => {
+      const out: number[] = []
+      for (; seen < log.length; seen++) {
+        const [mine, batch] = log[seen]!
+        for (let i = 0; i < batch.length; i += messageLength(batch, i)) {
+          if (!mine && batch[i] === SDATA) taken += (batch[i + 2] as Uint8Array).length
+          if (mine && batch[i] === SMORE) {
+            granted += batch[i + 2] as number
+            out.push(granted - taken)
+          }
+        }
+      }
+      return out
+    }
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    // no calls: the window grows past 64 KiB (the default's most is 1 MiB)
+    let read = 0
+    const it = r[Symbol.asyncIterator]()
+    const quiet: number[] = []
+    while (read < 16 * 2 ** 20) {
+      read += (await it.next()).value.length
+      quiet.push(...onTheWay())
+    }
+    assert.ok(Math.max(...quiet) > 512 * 1024, `with no calls the window grew to ${Math.max(...quiet)} bytes on the way`)
+    // a reader as fast as before, and sequential calls meanwhile: once the credit given before
+    // the first call is used up, every grant keeps at most 64 KiB on its way
+    const calling: number[] = []
+    let reading = true
+    const calls = (async () => {
+      for (let i = 0; reading; i++) {
+        assert.is(await root.add(i, 1), i + 1)
+        calling.push(...onTheWay())
+      }
+    })()
+    for (const end = read + 16 * 2 ** 20; read < end; ) read += (await it.next()).value.length
+    reading = false
+    await calls
+    calling.push(...onTheWay())
+    assert.ok(calling.length > 16, `${calling.length} grants while calling`)
+    const late = calling.slice(calling.findIndex((x) => x <= 64 * 1024))
+    assert.ok(late.length > 16 && Math.max(...late) <= 64 * 1024, `on the way while calling: ${calling.join(', ')}`)
+    r.destroy()
+  } finally {
+    await a.close()
+  }
 })
 
 test.run()

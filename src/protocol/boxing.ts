@@ -32,6 +32,8 @@ export interface BoxingParts {
   /** limits.maxStreams and limits.streamWindow. */
   maxStreams: number
   streamWindow: number
+  /** A count that moves with every call made or served (streams yield to calls). */
+  calls(): number
 }
 
 const noop = () => {}
@@ -70,6 +72,7 @@ export class Boxing {
       max: parts.maxStreams,
       window: parts.streamWindow,
       closed: () => parts.closed(),
+      calls: parts.calls,
     })
   }
 

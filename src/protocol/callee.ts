@@ -106,6 +106,8 @@ export class Callee {
   #p: CalleeParts
   /** Served calls still running (they can be cancelled), by result id. */
   #served = new Map<Id, ServedCall>()
+  /** Operations of the peer's taken so far. */
+  served = 0
   /** Per target id: opens when the last operation that had to wait has started (E-order). */
   #gates = new Map<Id, Promise<void>>()
   /** The record of the call #invoke ran last, if one was made. */
@@ -119,6 +121,7 @@ export class Callee {
 
   // [op, rid, target, path, pull, argc, args...]
   serve(op: Op, d: unknown[], i: number): void {
+    this.served++
     const rid = d[i + 1] as Id
     const target = d[i + 2] as Id
     const wirePath = d[i + 3]

@@ -39,6 +39,10 @@ export class Caller {
   boxing!: Boxing
   #p: CallerParts
   #nextRid = -1
+  /** Operations made so far. */
+  get issued(): number {
+    return -1 - this.#nextRid
+  }
   // a result kept on the peer and never pulled: released when its last proxy is collected
   #retained = new FinalizationRegistry<Id>((rid) => this.#p.outbox.release(rid, 1))
 

@@ -15,7 +15,7 @@ export const DEFAULT_LIMITS = {
   maxAttached: 100,
   maxConnections: 1000,
   maxStreams: 1024,
-  streamWindow: 256 * 1024,
+  streamWindow: 1024 * 1024,
 } as const
 
 /** The heartbeat endpoints over sockets and child processes use unless told: 15 s. */

@@ -16,7 +16,7 @@ export interface OutboxHooks {
   kept(state: ResultState): void
   /** One message could not be serialized; the part that made it decides what follows. */
   failed(message: unknown[], error: unknown): void
-  /** Appends a share of the stream data waiting to a batch; true if more waits for a later flush. */
+  /** Appends a batch's share of the stream data waiting; true if more waits. */
   fill?(queue: unknown[]): boolean
 }
 
@@ -28,6 +28,11 @@ const resolved = Promise.resolve()
 
 /** Entries (tags and fields) per part of a long batch: about 300 calls. */
 const CHUNK_ENTRIES = 2048
+/**
+ * Batches of stream data one flush may send (each about 128 KiB: Streams.fill); the rest waits a
+ * turn of the event loop, so timers, I/O and the peer's calls are served in between.
+ */
+const STREAM_BATCHES = 4
 
 /** How soon a flush must follow what was just queued. */
 export const enum Soon {
@@ -149,12 +154,22 @@ export class Outbox {
     }
     unflushed.length = 0
     if (this.#releases.length > 0) this.#moveReleases()
-    // stream data goes after the operations and replies, a share per flush: a big stream never
-    // makes a small call wait behind all of it
-    if (this.#hooks.fill?.(this.queue) === true) this.#again ??= setImmediate(() => {
+    // stream data goes after the operations and replies, a share per batch and a few batches per
+    // flush: a big stream never makes a small call wait behind all of it
+    let more = this.#hooks.fill?.(this.queue) === true
+    this.#sendQueued()
+    for (let n = 1; more && n < STREAM_BATCHES && !this.#hooks.closed(); n++) {
+      more = this.#hooks.fill!(this.queue)
+      this.#sendQueued()
+    }
+    if (more) this.#again ??= setImmediate(() => {
       this.#again = undefined
       this.flush()
     })
+  }
+
+  /** Sends what is queued: one batch, or a long one in parts. */
+  #sendQueued(): void {
     if (this.queue.length === 0) return
     const batch = this.queue
     const transfer = this.#transfer

@@ -8,6 +8,7 @@ import type { Streams } from './streams.ts'
 import type { End } from './stream-state.ts'
 
 const noop = () => {}
+const resolved = Promise.resolve()
 
 /** Starts serving the owner's stream `value` through `end` (reading begins with the first credit). */
 export function attachLocal(s: Streams, end: End, value: object): void {
@@ -26,15 +27,19 @@ export function attachLocal(s: Streams, end: End, value: object): void {
 /** The far copy of the peer's stream: a Node or web stream of the kind `end` has. */
 export function makeFar(s: Streams, end: End, o: StreamOptions): unknown {
   switch (end.kind) {
-    case 'r': return farNode(s, end, new Readable({ objectMode: o.ro, highWaterMark: o.rh, encoding: o.re as BufferEncoding, ...readSide(s, end), destroy: destroyer(s, end) }))
-    case 'w': return farNode(s, end, new Writable({ objectMode: o.wo, highWaterMark: o.wh, ...writeSide(s, end), destroy: destroyer(s, end) }))
+    case 'r': {
+      const side = readSide(s, end)
+      return farNode(end, side.made(new Readable({ objectMode: o.ro, highWaterMark: o.rh, encoding: o.re as BufferEncoding, read: side.read, destroy: destroyer(s, end) })))
+    }
+    case 'w': return farNode(end, new Writable({ objectMode: o.wo, highWaterMark: o.wh, ...writeSide(s, end), destroy: destroyer(s, end) }))
     case 'd': {
+      const side = readSide(s, end)
       const d = new Duplex({
         readableObjectMode: o.ro, writableObjectMode: o.wo, readableHighWaterMark: o.rh, writableHighWaterMark: o.wh, allowHalfOpen: o.half !== false,
-        ...readSide(s, end), ...writeSide(s, end), destroy: destroyer(s, end),
+        read: side.read, ...writeSide(s, end), destroy: destroyer(s, end),
       })
       if (o.re !== undefined) d.setEncoding(o.re as BufferEncoding)
-      return farNode(s, end, d)
+      return farNode(end, side.made(d))
     }
     case 'R': return farWebReadable(s, end)
     case 'W': return farWebWritable(s, end)
@@ -89,7 +94,13 @@ function writeNode<S extends Writable>(s: Streams, end: End, stream: S): S {
 /** Errors and early closes of the owner's Node stream reach the peer; the peer's stop destroys it. */
 function watchNode(s: Streams, end: End, stream: Readable | Writable): void {
   stream.on('error', (err) => s.stop(end, err))
-  stream.once('close', () => s.stop(end, undefined))
+  stream.once('close', () => {
+    // a readable that ended by itself closes after its end, maybe before the peer has credit for
+    // its last chunks: those are held and still leave, then the end
+    const r = stream as Readable
+    if (end.kind !== 'w' && r.readableEnded && (end.kind === 'r' || (stream as Duplex).writableFinished) && !r.errored) return
+    s.stop(end, undefined)
+  })
   end.aborted = (err) => void stream.destroy(err as Error | undefined)
 }
 
@@ -138,8 +149,74 @@ function writeWeb(s: Streams, end: End, stream: WritableStream): void {
 
 // ---- the far side ----
 
+/**
+ * The far Readable's incoming flow. Chunks from the peer wait here until the stream asks and are
+ * pushed while push() says go, so the stream's own buffer stays near its highWaterMark and a
+ * read() (what `for await` calls) takes a chunk as it came: pushed all at once, a batch of chunks
+ * would be joined into one new buffer by the next read(), a copy of every byte and as much garbage.
+ * The credit the peer gets counts what waits here.
+ */
 function readSide(s: Streams, end: End) {
-  return { read: () => s.want(end) }
+  let asked = false
+  let ended = false
+  let stream: Readable | undefined
+  const chunks: unknown[] = []
+  const costs: number[] = []
+  let head = 0
+  let waiting = 0
+  const pump = (r: Readable) => {
+    while (asked && head < chunks.length) {
+      const value = chunks[head]
+      chunks[head] = undefined
+      waiting -= costs[head++]!
+      asked = r.push(value)
+    }
+    if (head === chunks.length) {
+      chunks.length = costs.length = head = 0
+      if (ended) {
+        ended = false
+        r.push(null)
+      }
+    } else if (head > 1024 && 2 * head > chunks.length) {
+      chunks.splice(0, head)
+      costs.splice(0, head)
+      head = 0
+    }
+  }
+  end.data = (value, cost) => {
+    chunks.push(value)
+    costs.push(cost)
+    waiting += cost
+    if (asked) pump(stream!)
+  }
+  end.ended = () => {
+    ended = true
+    if (stream !== undefined) pump(stream)
+  }
+  let scheduled = false
+  const later = () => {
+    scheduled = false
+    pump(stream!)
+  }
+  return {
+    /** Made the stream: data may now go into it. */
+    made<R extends Readable>(r: R): R {
+      stream = r
+      if (ended || head < chunks.length) pump(r)
+      return r
+    },
+    read() {
+      asked = true
+      // what waits is pushed a microtask later: a push inside read() makes Node's read() take
+      // that chunk too, joined to the one it came for (a copy)
+      const starving = head === chunks.length
+      if (!starving && !scheduled) {
+        scheduled = true
+        void resolved.then(later)
+      }
+      s.want(end, waiting, starving)
+    },
+  }
 }
 
 function writeSide(s: Streams, end: End) {
@@ -171,11 +248,7 @@ function destroyer(s: Streams, end: End) {
   }
 }
 
-function farNode<S extends Readable | Writable>(_s: Streams, end: End, stream: S): S {
-  if (stream instanceof Readable) {
-    end.data = (value) => void stream.push(value)
-    end.ended = () => void stream.push(null)
-  }
+function farNode<S extends Readable | Writable>(end: End, stream: S): S {
   // what the peer or the connection did must not crash this process: a copy nobody listens to for
   // errors (held, never read) is destroyed without one
   end.aborted = (err) => void stream.destroy(stream.listenerCount('error') > 0 ? (err as Error | undefined) : undefined)

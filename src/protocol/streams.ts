@@ -17,12 +17,23 @@ import { End, MAX_WINDOW, OBJECT_COST, checkOptions, costOf } from './stream-sta
 
 /** Largest piece a byte chunk leaves in (bigger ones are split; object chunks never are). */
 const PIECE = 128 * 1024
-/** Most stream data one flush carries; the rest waits a turn of the event loop, so calls interleave. */
-const SHARE = 512 * 1024
+/**
+ * Most stream data one batch carries: a batch is read on the far side while the next is made here
+ * (a MessagePort starts to deliver one message as soon as it is posted; a socket's reader decodes
+ * a frame as soon as it is in), and credit comes back a batch sooner.
+ */
+const BATCH_SHARE = 128 * 1024
 /** Largest credit one SMORE may give, and most a sender may hold. */
 const MAX_CREDIT = 2 ** 30
 /** The credit window a stream starts with, before it grows (see want()). */
 const START_WINDOW = 64 * 1024
+/**
+ * The most a stream read here keeps on its way while calls cross this connection (either way):
+ * a call's answer, or the peer's next call, waits behind what is already on its way, so bulk
+ * data yields to calls. In force until CALM_MS after the last call seen.
+ */
+const CALL_WINDOW = 64 * 1024
+const CALM_MS = 10
 /** The end of an outgoing flow, queued after its data. */
 const END = Symbol('end')
 
@@ -37,6 +48,8 @@ export interface StreamParts {
   max: number
   window: number
   closed(): boolean
+  /** A count that moves with every call made or served on the connection. */
+  calls(): number
 }
 
 export class Streams {
@@ -49,6 +62,9 @@ export class Streams {
   /** Ends with data queued, served in turn by fill(). */
   #sending: End[] = []
   #turn = 0
+  /** The calls() count last seen, and when it last moved. */
+  #callsSeen = 0
+  #callsAt = -Infinity
   /** Streams that arrived with a call served here, by its result id, until it settles. */
   #calls = new Map<Id, Set<End>>()
   #p: StreamParts
@@ -140,20 +156,34 @@ export class Streams {
 
   /**
    * The consumer may take more: grant the window's free part, if it is worth a message (half the
-   * window) or nothing is on its way. `buffered`: what the local stream holds and has not taken.
+   * window) or nothing is on its way. `buffered`: what the local stream holds and has not taken;
+   * `starving`: the reader asked and nothing was there for it.
    */
-  want(end: End, buffered = 0): void {
+  want(end: End, buffered = 0, starving = buffered === 0): void {
     if (end.gone || !end.inOpen) return
     const outstanding = end.granted - end.received
-    // ran dry (nothing on its way while the reader asks): the window is short of the
+    let window = end.window
+    if (this.#calling()) window = Math.min(window, CALL_WINDOW)
+    // the reader waits while less than half a window is on its way: the window is short of the
     // bandwidth-delay product, so it doubles, up to its most. A window no larger than needed
     // keeps little data queued ahead of other traffic.
-    if (outstanding === 0 && end.granted > 0 && buffered === 0 && end.window < end.maxWindow) end.window = Math.min(end.window * 2, end.maxWindow)
-    const free = end.window - outstanding - buffered
-    if (free <= 0 || (free < end.window / 2 && outstanding > 0)) return
+    else if (starving && end.granted > 0 && 2 * outstanding <= window && window < end.maxWindow) window = end.window = Math.min(window * 2, end.maxWindow)
+    const free = window - outstanding - buffered
+    if (free <= 0 || (free < window / 2 && outstanding > 0)) return
     end.granted += free
     // [SMORE, sid, credit]
     this.#p.outbox.push(Soon.Reply, SMORE, end.key, free)
+  }
+
+  /** Whether calls crossed the connection lately (CALM_MS). */
+  #calling(): boolean {
+    const n = this.#p.calls()
+    const now = performance.now()
+    if (n !== this.#callsSeen) {
+      this.#callsSeen = n
+      this.#callsAt = now
+    }
+    return now - this.#callsAt < CALM_MS
   }
 
   /** The owner's writable finished after the writer's end: tell the writer. */
@@ -214,17 +244,17 @@ export class Streams {
   }
 
   /**
-   * Appends queued stream data to a batch, each stream in turn, up to SHARE bytes. Returns
-   * whether more waits (the outbox then flushes again on a later turn).
+   * Appends queued stream data to a batch, each stream in turn, up to BATCH_SHARE bytes. Returns
+   * whether more waits (the outbox then fills another batch, or flushes again on a later turn).
    */
   fill(q: unknown[]): boolean {
     const list = this.#sending
-    let budget = SHARE
+    let budget = BATCH_SHARE
     while (list.length > 0 && budget > 0) {
       if (this.#turn >= list.length) this.#turn = 0
       const end = list[this.#turn]!
       let took = 0
-      while (end.outHead < end.out.length && took < PIECE) {
+      while (end.outHead < end.out.length && took < PIECE && took < budget) {
         const c = end.out[end.outHead++]
         // [SEND, sid] | [SDATA, sid, chunk]
         if (c === END) q.push(SEND, end.key)

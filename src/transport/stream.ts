@@ -12,6 +12,13 @@ export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 /** Bytes waiting to be written, past which a peer that does not read is a fault. */
 export const DEFAULT_MAX_OUTGOING = 128 * 1024 * 1024
 const HEADER = 4
+/**
+ * A frame in progress starts with this much room once its header is in (or its size, if smaller),
+ * then doubles: a frame of stream data (hundreds of KiB) is copied once, not at every doubling,
+ * and a peer that announces a large frame and sends it slowly holds no more than this until the
+ * bytes arrive.
+ */
+const FIRST_PART = 1024 * 1024
 
 export interface StreamTransportOptions {
   /** Largest frame accepted or sent, in bytes, until the connection sets its limits. Default 64 MiB. */
@@ -32,8 +39,8 @@ export class StreamTransport implements Transport {
   #inbox = new Inbox()
   #limits: TransportLimits
   // The frame in progress: its bytes so far (header included) in one buffer that grows by
-  // doubling, so reassembly is linear however the peer splits its writes, and holds no more than
-  // about twice what arrived.
+  // doubling from FIRST_PART, so reassembly is linear however the peer splits its writes, and
+  // holds no more than about twice what arrived, or FIRST_PART.
   #partial: Buffer = Buffer.alloc(0)
   #partialLength = 0
   /** Whether a whole frame has come yet (the first bytes tell a peer that is not farside). */
@@ -173,7 +180,7 @@ export class StreamTransport implements Transport {
     if (need > this.#partial.length) {
       // never past the frame's own size, once its header is in
       const cap = this.#partialLength >= HEADER ? HEADER + this.#partial.readUInt32BE(0) : HEADER + this.#limits.readFrame
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(2 * this.#partial.length, cap), Math.min(256, cap)))
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(Math.max(2 * this.#partial.length, this.#partialLength >= HEADER ? FIRST_PART : 0), cap), Math.min(256, cap)))
       this.#partial.copy(grown, 0, 0, this.#partialLength)
       this.#partial = grown
     }
