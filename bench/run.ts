@@ -172,7 +172,7 @@ tables.push(mem.table)
 targets.push(...mem.targets)
 
 // streams and iteration: its own far sides, one transport after another (scenarios/streams.ts)
-const st = await streams({ total: (QUICK ? 16 : 256) * 2 ** 20, chunk: 64 * 1024, sampled: QUICK ? 200 : 2000, rounds: QUICK ? 1 : 3 })
+const st = await streams({ total: (QUICK ? 16 : 256) * 2 ** 20, chunk: 64 * 1024, sampled: QUICK ? 200 : 2000, rounds: QUICK ? 1 : 5 })
 tables.push(...st.tables)
 targets.push(...st.targets)
 

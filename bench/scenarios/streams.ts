@@ -14,7 +14,7 @@ import { connect, fork, obtain, spawn, worker, type Connection } from 'farside'
 import { fixture } from '../contenders/contender.ts'
 import { frameReader, v8Codec, writeFrame } from '../transports/frames.mjs'
 import { median, progress } from '../lib/measure.ts'
-import { pinClient, pinnedChild, pinServer, placementNote } from '../transports/placement.ts'
+import { pinClient, pinnedChild, pinServer, pinThreads, placementNote } from '../transports/placement.ts'
 import { mib, times, type Table, type Target } from '../lib/report.ts'
 
 const MiB = 2 ** 20
@@ -98,6 +98,8 @@ async function rawRun(kind: string, s: StreamSizes, certs: Certs | undefined, di
     let start: number
     if (kind === 'worker') {
       const w = new Worker(peerPath, { workerData: { raw: true } })
+      const tid = await new Promise<number | undefined>((resolve) => w.once('message', (m: { tid?: number }) => resolve(m.tid)))
+      const unpin = pinThreads([tid])
       let pending = 0
       const reader = rawReader(s.total, (n) => {
         pending += n
@@ -106,12 +108,15 @@ async function rawRun(kind: string, s: StreamSizes, certs: Certs | undefined, di
           pending = 0
         }
       })
+      // its first message (its thread id, above) says it runs
       w.on('message', reader.on)
-      await new Promise((resolve) => w.once('online', resolve))
       start = performance.now()
       w.postMessage(go)
       finished = reader.finished
-      stop = async () => void (await w.terminate())
+      stop = async () => {
+        await w.terminate()
+        unpin()
+      }
     } else if (kind === 'fork') {
       const child = cp.fork(peerPath, ['raw', 'ipc'], { serialization: 'advanced', execArgv: [] })
       pinServer(child.pid!)
@@ -163,7 +168,9 @@ async function startFar(kind: string, certs: Certs | undefined, dir: string, win
   const limits = window === undefined ? {} : { limits: { streamWindow: window } }
   if (kind === 'worker') {
     const conn = await worker(new URL(`file://${peerPath}`), { heartbeat: false, ...limits })
-    return { conn, close: () => conn.close() }
+    // the worker thread on the far CPU, this thread on the near one (transports/placement.ts)
+    const unpin = pinThreads([await (conn.root as any).tid()])
+    return { conn, close: async () => { await conn.close(); unpin() } }
   }
   if (kind === 'fork') {
     const conn = await pinnedChild(() => fork(peerPath, [], { heartbeat: false, execArgv: [], ...limits }))
@@ -235,7 +242,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     const latency: string[][] = []
     let worstDefault = 0
     for (const [kind, window] of [['worker', undefined], ['worker', 4 * MiB], ['tcp', undefined]] as const) {
-      const unpin = kind === 'worker' ? () => {} : pinClient()
+      const unpin = kind === 'worker' ? () => {} : pinClient()  // startFar pins a worker's threads
       const far = await startFar(kind, undefined, dir, window)
       try {
         const r = far.conn.root as any
@@ -262,7 +269,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     }
     tables.push({
       title: 'A small call during a bulk stream',
-      note: 'Median round trip of sequential `add(1, 2)` calls while nothing else runs, and while a remote Readable streams bytes to this side as fast as it is read; the stream\'s rate meanwhile. The window is this side\'s limits.streamWindow; while calls cross the connection a stream keeps at most 64 KiB on its way whatever its window (README, "Streams yield to calls"), so the calls wait behind little and the stream runs slower meanwhile. The TCP row is pinned as the transport tables are.',
+      note: 'Median round trip of sequential `add(1, 2)` calls while nothing else runs, and while a remote Readable streams bytes to this side as fast as it is read; the stream\'s rate meanwhile. The window is this side\'s limits.streamWindow; while calls cross the connection a stream keeps at most 64 KiB on its way whatever its window (README, "Streams yield to calls"), so the calls wait behind little and the stream runs slower meanwhile. Pinned as the transport tables are (the worker thread too).',
       columns: ['transport', 'window', 'idle', 'during a bulk stream', 'vs idle', 'stream rate meanwhile'],
       rows: latency,
     })
@@ -283,7 +290,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     const mbs = (ms: number) => s.total / MiB / (ms / 1000)
     for (const kind of transportsToRun) {
       // the processes on their own CPUs, as in the transport tables (transports/placement.ts);
-      // a worker thread cannot be pinned from here before it starts, so the worker row is not
+      // a worker thread is pinned once it runs, with this thread (startFar, rawRun)
       const unpin = kind === 'worker' ? () => {} : pinClient()
       try {
         const raws: Awaited<ReturnType<typeof rawRun>>[] = []
@@ -329,7 +336,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     }
     tables.push({
       title: `Streaming ${mib(s.total)} from the far side`,
-      note: `A remote Readable of ${s.chunk / 1024} KiB Buffers (\`for await\` on this side) against the same bytes piped by hand over the raw transport with its own backpressure: postMessage with an ack per MiB read (4 MiB window) for the worker, \`process.send\` per chunk for IPC, one length-prefixed node:v8 frame per chunk with write()/'drain' for stdio and the sockets. ${s.rounds} rounds per transport, each timing raw and farside once (which goes first alternates); MB/s is the median round's, the ratio the median of the rounds' ratios (each round's shown). Placement: ${placementNote()}, except the worker row. MB/s is MiB per second. RSS, the largest of the rounds: growth of this process's peak over its start / the far side's peak over its own (for the worker both are one process; the raw far side reports its absolute peak).`,
+      note: `A remote Readable of ${s.chunk / 1024} KiB Buffers (\`for await\` on this side) against the same bytes piped by hand over the raw transport with its own backpressure: postMessage with an ack per MiB read (4 MiB window) for the worker, \`process.send\` per chunk for IPC, one length-prefixed node:v8 frame per chunk with write()/'drain' for stdio and the sockets. ${s.rounds} rounds per transport, each timing raw and farside once (which goes first alternates); MB/s is the median round's, the ratio the median of the rounds' ratios (each round's shown). Placement: ${placementNote()}; here the worker threads too. MB/s is MiB per second. RSS, the largest of the rounds: growth of this process's peak over its start / the far side's peak over its own (for the worker both are one process; the raw far side reports its absolute peak).`,
       columns: ['transport', 'raw', 'farside', 'farside / raw', 'each round', 'farside RSS here / there', 'raw RSS here / there (abs)'],
       rows,
     })
