@@ -69,6 +69,16 @@ for (const transport of transports) {
     assert.equal(objs.items, [{ a: 1 }, { b: [2] }, 'three'])
   })
 
+  test('a source that has ended before the peer gave credit for all of it still arrives whole', async ({ root }) => {
+    // one chunk larger than the first credit (64 KiB) and the end, both buffered: Node emits 'end'
+    // and then 'close' while the rest of the chunk waits for credit
+    const r = new Readable({ read() {} })
+    r.push(Buffer.alloc(300_000, 7))
+    r.push(null)
+    const got = await root.streams.consume(r as never)
+    assert.equal([got.total, got.objectMode], [300_000, false])
+  })
+
   test('a remote Writable takes a pipeline; it resolves once the far side has written all', async ({ root }) => {
     const w = await root.streams.sink(1024)
     assert.ok(w instanceof Writable)

@@ -29,14 +29,14 @@ export function makeFar(s: Streams, end: End, o: StreamOptions): unknown {
   switch (end.kind) {
     case 'r': {
       const side = readSide(s, end)
-      return farNode(end, side.made(new Readable({ objectMode: o.ro, highWaterMark: o.rh, encoding: o.re as BufferEncoding, read: side.read, destroy: destroyer(s, end) })))
+      return farNode(end, side.made(new Readable({ objectMode: o.ro, highWaterMark: o.rh, encoding: o.re as BufferEncoding, read: side.read, destroy: destroyer(s, end, side) })))
     }
     case 'w': return farNode(end, new Writable({ objectMode: o.wo, highWaterMark: o.wh, ...writeSide(s, end), destroy: destroyer(s, end) }))
     case 'd': {
       const side = readSide(s, end)
       const d = new Duplex({
         readableObjectMode: o.ro, writableObjectMode: o.wo, readableHighWaterMark: o.rh, writableHighWaterMark: o.wh, allowHalfOpen: o.half !== false,
-        read: side.read, ...writeSide(s, end), destroy: destroyer(s, end),
+        read: side.read, ...writeSide(s, end), destroy: destroyer(s, end, side),
       })
       if (o.re !== undefined) d.setEncoding(o.re as BufferEncoding)
       return farNode(end, side.made(d))
@@ -199,6 +199,10 @@ function readSide(s: Streams, end: End) {
     pump(stream!)
   }
   return {
+    clear() {
+      chunks.length = costs.length = head = waiting = 0
+      ended = false
+    },
     /** Made the stream: data may now go into it. */
     made<R extends Readable>(r: R): R {
       stream = r
@@ -241,9 +245,11 @@ function writeSide(s: Streams, end: End) {
   }
 }
 
-function destroyer(s: Streams, end: End) {
+/** A far copy's destroy: the peer is told; chunks that waited for the reader are let go. */
+function destroyer(s: Streams, end: End, side?: { clear(): void }) {
   return (err: Error | null, cb: (err?: Error | null) => void) => {
     s.stop(end, err ?? undefined)
+    side?.clear()
     cb(err)
   }
 }
