@@ -188,6 +188,15 @@ async function startFar(kind: string, certs: Certs | undefined, dir: string, win
   return { conn, close: async () => { await conn.close(); child.disconnect(); child.kill() } }
 }
 
+/**
+ * Puts this thread on its CPU for a far process of `kind`, as the transport tables do
+ * (transports/placement.ts); returns the undo. A worker thread is pinned once it runs, with this
+ * thread (startFar, rawRun), so there is nothing to do here for it.
+ */
+function pinFor(kind: string): () => void {
+  return kind === 'worker' ? () => {} : pinClient()
+}
+
 /** Round trips of add(1, 2), sequential, for `ms` or `n` calls; per-call times in µs. */
 async function roundTrips(root: any, n: number, until?: () => boolean): Promise<number[]> {
   const out: number[] = []
@@ -242,7 +251,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     const latency: string[][] = []
     let worstDefault = 0
     for (const [kind, window] of [['worker', undefined], ['worker', 4 * MiB], ['tcp', undefined]] as const) {
-      const unpin = kind === 'worker' ? () => {} : pinClient()  // startFar pins a worker's threads
+      const unpin = pinFor(kind)
       const far = await startFar(kind, undefined, dir, window)
       try {
         const r = far.conn.root as any
@@ -289,9 +298,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     let worstRss = 0
     const mbs = (ms: number) => s.total / MiB / (ms / 1000)
     for (const kind of transportsToRun) {
-      // the processes on their own CPUs, as in the transport tables (transports/placement.ts);
-      // a worker thread is pinned once it runs, with this thread (startFar, rawRun)
-      const unpin = kind === 'worker' ? () => {} : pinClient()
+      const unpin = pinFor(kind)
       try {
         const raws: Awaited<ReturnType<typeof rawRun>>[] = []
         const ours: Awaited<ReturnType<typeof farsideRun>>[] = []

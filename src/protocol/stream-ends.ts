@@ -159,7 +159,8 @@ function writeWeb(s: Streams, end: End, stream: WritableStream): void {
 function readSide(s: Streams, end: End) {
   let asked = false
   let ended = false
-  let stream: Readable | undefined
+  // set by made(), before any message of the peer's can come for it
+  let stream!: Readable
   const chunks: unknown[] = []
   const costs: number[] = []
   let head = 0
@@ -187,26 +188,25 @@ function readSide(s: Streams, end: End) {
     chunks.push(value)
     costs.push(cost)
     waiting += cost
-    if (asked) pump(stream!)
+    if (asked) pump(stream)
   }
   end.ended = () => {
     ended = true
-    if (stream !== undefined) pump(stream)
+    pump(stream)
   }
   let scheduled = false
   const later = () => {
     scheduled = false
-    pump(stream!)
+    pump(stream)
   }
   return {
     clear() {
       chunks.length = costs.length = head = waiting = 0
       ended = false
     },
-    /** Made the stream: data may now go into it. */
+    /** The stream made: data goes into it. */
     made<R extends Readable>(r: R): R {
       stream = r
-      if (ended || head < chunks.length) pump(r)
       return r
     },
     read() {
