@@ -13,13 +13,11 @@ export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 export const DEFAULT_MAX_OUTGOING = 128 * 1024 * 1024
 const HEADER = 4
 /**
- * A frame in progress starts with this much room once its header is in (or its size, if smaller),
- * then doubles: a frame of stream data (hundreds of KiB) is copied once, not at every doubling,
- * and a peer that announces a large frame and sends it slowly holds no more than this until the
- * bytes arrive.
+ * Pieces of a frame smaller than this are copied together into one buffer of up to TAIL bytes: a
+ * peer that sends a large frame a byte at a time holds what it sent, not a Buffer object per byte.
  */
-const FIRST_PART = 1024 * 1024
-
+const SMALL_PIECE = 16 * 1024
+const TAIL = 64 * 1024
 export interface StreamTransportOptions {
   /** Largest frame accepted or sent, in bytes, until the connection sets its limits. Default 64 MiB. */
   maxFrameBytes?: number
@@ -38,11 +36,18 @@ export class StreamTransport implements Transport {
   #out: Writable
   #inbox = new Inbox()
   #limits: TransportLimits
-  // The frame in progress: its bytes so far (header included) in one buffer that grows by
-  // doubling from FIRST_PART, so reassembly is linear however the peer splits its writes, and
-  // holds no more than about twice what arrived, or FIRST_PART.
-  #partial: Buffer = Buffer.alloc(0)
-  #partialLength = 0
+  // The frame in progress: its header (which may come split), then its body's pieces as they came,
+  // joined once when the last is in: one copy of every byte, as for a frame that came whole, and
+  // it holds no more than what arrived however large a frame the header announces.
+  #head = Buffer.alloc(HEADER)
+  #headLength = 0
+  /** The body's length once the header is in, else -1. */
+  #length = -1
+  #parts: Buffer[] = []
+  #partBytes = 0
+  /** Small pieces, copied together (SMALL_PIECE). */
+  #tail: Buffer | undefined
+  #tailLength = 0
   /** Whether a whole frame has come yet (the first bytes tell a peer that is not farside). */
   #framed = false
   #pending: Buffer[] = []
@@ -134,12 +139,12 @@ export class StreamTransport implements Transport {
   }
 
   // Whole frames inside a chunk are read in place; only a frame split across chunks is copied,
-  // once, into the partial buffer.
+  // once, when its last piece is in.
   #onData(chunk: Buffer): void {
     if (this.#closed || this.#broken) return
     this.bytesIn += chunk.length
     let at = 0
-    if (this.#partialLength > 0) {
+    if (this.#headLength > 0) {
       at = this.#fill(chunk)
       if (at < 0) return
     }
@@ -150,42 +155,75 @@ export class StreamTransport implements Transport {
       if (!this.#frame(chunk.subarray(at + HEADER, at + HEADER + length))) return
       at += HEADER + length
     }
-    if (at < chunk.length) this.#keep(chunk, at, chunk.length)
+    if (at === chunk.length) return
+    // the start of a frame: its header, or part of it, and what came of its body
+    const k = Math.min(HEADER, chunk.length - at)
+    chunk.copy(this.#head, 0, at, at + k)
+    this.#headLength = k
+    if (k === HEADER) this.#start(chunk.subarray(at + HEADER))
+  }
+
+  /** The header is in: the body's first bytes (maybe none) are `body`. */
+  #start(body: Buffer): void {
+    this.#length = this.#head.readUInt32BE(0)
+    if (body.length > 0) this.#add(body)
+  }
+
+  /** Adds a piece of the body to the frame in progress. */
+  #add(piece: Buffer): void {
+    if (piece.length >= SMALL_PIECE) {
+      this.#seal()
+      this.#parts.push(piece)
+    } else {
+      if (this.#tail !== undefined && this.#tailLength + piece.length > this.#tail.length) this.#seal()
+      this.#tail ??= Buffer.allocUnsafe(Math.min(TAIL, this.#length - this.#partBytes))
+      piece.copy(this.#tail, this.#tailLength)
+      this.#tailLength += piece.length
+    }
+    this.#partBytes += piece.length
+  }
+
+  /** The small pieces so far become a part (copied to their size if they fill little of it). */
+  #seal(): void {
+    const tail = this.#tail
+    if (tail === undefined) return
+    const used = tail.subarray(0, this.#tailLength)
+    this.#parts.push(2 * this.#tailLength < tail.length ? Buffer.from(used) : used)
+    this.#tail = undefined
+    this.#tailLength = 0
   }
 
   /** Adds the chunk's start to the frame in progress; returns where the rest starts, or -1. */
   #fill(chunk: Buffer): number {
     let at = 0
-    if (this.#partialLength < HEADER) {
-      const k = Math.min(HEADER - this.#partialLength, chunk.length)
-      this.#keep(chunk, 0, k)
-      at = k
-      if (this.#partialLength < HEADER) return -1
-      if (!this.#fits(this.#partial.readUInt32BE(0), this.#partial, 0)) return -1
+    if (this.#length < 0) {
+      at = Math.min(HEADER - this.#headLength, chunk.length)
+      chunk.copy(this.#head, this.#headLength, 0, at)
+      this.#headLength += at
+      if (this.#headLength < HEADER) return -1
+      if (!this.#fits(this.#head.readUInt32BE(0), this.#head, 0)) return -1
+      this.#start(Buffer.alloc(0))
     }
-    const total = HEADER + this.#partial.readUInt32BE(0)
-    const k = Math.min(total - this.#partialLength, chunk.length - at)
-    this.#keep(chunk, at, at + k)
-    at += k
-    if (this.#partialLength < total) return -1
-    const frame = this.#partial.subarray(HEADER, total)
-    this.#partial = Buffer.alloc(0)
-    this.#partialLength = 0
+    const k = Math.min(this.#length - this.#partBytes, chunk.length - at)
+    if (k > 0) {
+      this.#add(chunk.subarray(at, at + k))
+      at += k
+    }
+    if (this.#partBytes < this.#length) return -1
+    this.#seal()
+    const frame = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#length)
+    this.#forget()
     return this.#frame(frame) ? at : -1
   }
 
-  /** Appends chunk[from, to) to the frame in progress, doubling its buffer as needed. */
-  #keep(chunk: Buffer, from: number, to: number): void {
-    const need = this.#partialLength + (to - from)
-    if (need > this.#partial.length) {
-      // never past the frame's own size, once its header is in
-      const cap = this.#partialLength >= HEADER ? HEADER + this.#partial.readUInt32BE(0) : HEADER + this.#limits.readFrame
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(Math.max(2 * this.#partial.length, this.#partialLength >= HEADER ? FIRST_PART : 0), cap), Math.min(256, cap)))
-      this.#partial.copy(grown, 0, 0, this.#partialLength)
-      this.#partial = grown
-    }
-    chunk.copy(this.#partial, this.#partialLength, from, to)
-    this.#partialLength = need
+  /** Lets go of the frame in progress. */
+  #forget(): void {
+    this.#headLength = 0
+    this.#length = -1
+    this.#parts = []
+    this.#partBytes = 0
+    this.#tail = undefined
+    this.#tailLength = 0
   }
 
   /** Whether a frame of `length` bytes may come; else closes, saying why (head: its first bytes). */
@@ -214,8 +252,7 @@ export class StreamTransport implements Transport {
   // What comes after a bad frame cannot be read: stop reading, and let the connection tell the peer.
   #fault(error: Error): void {
     this.#broken = true
-    this.#partial = Buffer.alloc(0)
-    this.#partialLength = 0
+    this.#forget()
     if (!this.#inbox.fault(error)) void this.close({ reason: 'error', error })
   }
 
@@ -240,8 +277,7 @@ export class StreamTransport implements Transport {
     // keep swallowing late errors (e.g. EPIPE after the peer went away): they are not news now
     this.#in.on('error', noop)
     this.#out.on('error', noop)
-    this.#partial = Buffer.alloc(0)
-    this.#partialLength = 0
+    this.#forget()
     // a local close still delivers what was sent before it (the connection's goodbye)
     if (info.reason === 'local' && this.#pending.length > 0 && this.#out.writable) this.#out.write(Buffer.concat(this.#pending))
     this.#pending = []
