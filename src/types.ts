@@ -48,7 +48,7 @@ export interface Limits {
    * The most of one stream's data that may be on its way to this side before its reader takes it,
    * in bytes (the credit window; an object-mode chunk counts 1 KiB). A window starts at 64 KiB (or
    * twice the stream's highWaterMark) and doubles, up to this, when the reader runs dry; while
-   * calls cross the connection it is at most 64 KiB, so answers do not wait behind bulk data.
+   * calls cross the connection it is at most 32 KiB, so answers do not wait behind bulk data.
    * Larger suits long round trips (a far network); smaller holds less in memory. Default 1 MiB.
    */
   streamWindow?: number

@@ -341,7 +341,7 @@ test('limits: maxInFlight and maxExports refuse the operation, not the connectio
 })
 
 
-test('a stream read here yields to calls: while calls cross, at most 64 KiB of it is on its way', async () => {
+test('a stream read here yields to calls: while calls cross, at most 32 KiB of it is on its way', async () => {
   const { a, log } = tappedPair(new Service())
   const root = a.root as any
   try {
@@ -376,7 +376,7 @@ test('a stream read here yields to calls: while calls cross, at most 64 KiB of i
     }
     assert.ok(Math.max(...quiet) > 512 * 1024, `with no calls the window grew to ${Math.max(...quiet)} bytes on the way`)
     // a reader as fast as before, and sequential calls meanwhile: once the credit given before
-    // the first call is used up, every grant keeps at most 64 KiB on its way
+    // the first call is used up, every grant keeps at most 32 KiB on its way
     const calling: number[] = []
     let reading = true
     const calls = (async () => {
@@ -390,8 +390,8 @@ test('a stream read here yields to calls: while calls cross, at most 64 KiB of i
     await calls
     calling.push(...onTheWay())
     assert.ok(calling.length > 16, `${calling.length} grants while calling`)
-    const late = calling.slice(calling.findIndex((x) => x <= 64 * 1024))
-    assert.ok(late.length > 16 && Math.max(...late) <= 64 * 1024, `on the way while calling: ${calling.join(', ')}`)
+    const late = calling.slice(calling.findIndex((x) => x <= 32 * 1024))
+    assert.ok(late.length > 16 && Math.max(...late) <= 32 * 1024, `on the way while calling: ${calling.join(', ')}`)
     r.destroy()
   } finally {
     await a.close()

@@ -278,7 +278,7 @@ export async function streams(s: StreamSizes, transportsToRun = ['worker', 'fork
     }
     tables.push({
       title: 'A small call during a bulk stream',
-      note: 'Median round trip of sequential `add(1, 2)` calls while nothing else runs, and while a remote Readable streams bytes to this side as fast as it is read; the stream\'s rate meanwhile. The window is this side\'s limits.streamWindow; while calls cross the connection a stream keeps at most 64 KiB on its way whatever its window (README, "Streams yield to calls"), so the calls wait behind little and the stream runs slower meanwhile. Pinned as the transport tables are (the worker thread too).',
+      note: 'Median round trip of sequential `add(1, 2)` calls while nothing else runs, and while a remote Readable streams bytes to this side as fast as it is read; the stream\'s rate meanwhile. The window is this side\'s limits.streamWindow; while calls cross the connection a stream keeps at most 32 KiB on its way whatever its window (README, "Streams yield to calls"), so the calls wait behind little and the stream runs slower meanwhile. Pinned as the transport tables are (the worker thread too).',
       columns: ['transport', 'window', 'idle', 'during a bulk stream', 'vs idle', 'stream rate meanwhile'],
       rows: latency,
     })

@@ -32,7 +32,7 @@ const START_WINDOW = 64 * 1024
  * a call's answer, or the peer's next call, waits behind what is already on its way, so bulk
  * data yields to calls. In force until CALM_MS after the last call seen.
  */
-const CALL_WINDOW = 64 * 1024
+const CALL_WINDOW = 32 * 1024
 const CALM_MS = 10
 /** The end of an outgoing flow, queued after its data. */
 const END = Symbol('end')
