@@ -79,6 +79,24 @@ for (const transport of transports) {
     assert.equal([got.total, got.objectMode], [300_000, false])
   })
 
+  test('a chunk far larger than the window crosses in pieces that carry only their own bytes', async ({ root }) => {
+    // one 4 MiB chunk, cut to the credit: each piece must arrive without the rest of the chunk's
+    // buffer (a MessagePort clones a view's whole ArrayBuffer)
+    const size = 4 * 2 ** 20
+    const buffers = new Set<ArrayBufferLike>()
+    let total = 0
+    for await (const c of await root.streams.bytes(1, size)) {
+      const bytes = c as Uint8Array
+      assert.ok(bytes.every((b) => b === 0), 'the bytes as sent')
+      total += bytes.length
+      buffers.add(bytes.buffer)
+    }
+    assert.is(total, size)
+    let carried = 0
+    for (const b of buffers) carried += b.byteLength
+    assert.ok(carried <= 2 * size, `${carried} bytes of buffers carried ${size} bytes of data`)
+  })
+
   test('a remote Writable takes a pipeline; it resolves once the far side has written all', async ({ root }) => {
     const w = await root.streams.sink(1024)
     assert.ok(w instanceof Writable)
