@@ -18,6 +18,7 @@ const HEADER = 4
  */
 const SMALL_PIECE = 16 * 1024
 const TAIL = 64 * 1024
+
 export interface StreamTransportOptions {
   /** Largest frame accepted or sent, in bytes, until the connection sets its limits. Default 64 MiB. */
   maxFrameBytes?: number
@@ -163,10 +164,10 @@ export class StreamTransport implements Transport {
     if (k === HEADER) this.#start(chunk.subarray(at + HEADER))
   }
 
-  /** The header is in: the body's first bytes (maybe none) are `body`. */
-  #start(body: Buffer): void {
+  /** The header is in; `body`: the body's first bytes, if they came with it. */
+  #start(body?: Buffer): void {
     this.#length = this.#head.readUInt32BE(0)
-    if (body.length > 0) this.#add(body)
+    if (body !== undefined && body.length > 0) this.#add(body)
   }
 
   /** Adds a piece of the body to the frame in progress. */
@@ -202,7 +203,7 @@ export class StreamTransport implements Transport {
       this.#headLength += at
       if (this.#headLength < HEADER) return -1
       if (!this.#fits(this.#head.readUInt32BE(0), this.#head, 0)) return -1
-      this.#start(Buffer.alloc(0))
+      this.#start()
     }
     const k = Math.min(this.#length - this.#partBytes, chunk.length - at)
     if (k > 0) {
