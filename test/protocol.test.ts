@@ -398,4 +398,50 @@ test('a stream read here yields to calls: while calls cross, at most 32 KiB of i
   }
 })
 
+
+test('credit that comes with a call while calls cross: the reply leaves before the producer makes more', async () => {
+  const { conn, port } = rawPeer()
+  const batches: unknown[][] = []
+  let arrived: () => void = () => {}
+  port.on('message', (m: unknown[]) => {
+    if (m[0] === HELLO) return
+    batches.push(m)
+    arrived()
+  })
+  const next = async (): Promise<unknown[]> => {
+    while (batches.length === 0) await within(new Promise<void>((r) => (arrived = r)), 2000, 'a batch from the connection')
+    return batches.shift()!
+  }
+  const tags = (batch: unknown[]): number[] => {
+    const out: number[] = []
+    for (let i = 0; i < batch.length; i += messageLength(batch, i)) out.push(batch[i] as number)
+    return out
+  }
+  // a batch: credit for the stream, then one add(1, 2) call as `rid`
+  const creditAndCall = (sid: number, rid: number) => [SMORE, -sid, 4096, OP_CODE.call, rid, 0, 'add', 1, 2, 1, 2]
+  try {
+    port.postMessage([...hello, OP_CODE.call, -1, 0, ['streams', 'endless'], 1, 1, 1024])
+    const reply = await next()
+    assert.is(reply[0], RET)
+    const sid = (reply[2] as any).i as number
+    assert.ok(sid > 0)
+    // no calls for a while: the credit wakes the producer at once, and its data leaves with the reply
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    port.postMessage(creditAndCall(sid, -2))
+    const calm = await next()
+    assert.equal(tags(calm).slice(0, 2), [RET, SDATA], `calm: ${tags(calm)}`)
+    // calls cross (one answered just now): the reply leaves on its own, the data after it
+    port.postMessage([OP_CODE.call, -3, 0, 'add', 1, 2, 1, 2])
+    assert.equal(tags(await next()), [RET])
+    port.postMessage(creditAndCall(sid, -4))
+    const first = await next()
+    assert.equal(tags(first), [RET], `while calling, the first batch: ${tags(first)}`)
+    assert.is(first[1], -4)
+    assert.ok(tags(await next()).includes(SDATA), 'the stream data follows')
+  } finally {
+    await conn.close()
+    port.close()
+  }
+})
+
 test.run()

@@ -11,6 +11,7 @@ import { WireFault } from './fault.ts'
 import { SABORT, SDATA, SDONE, SEND, SMORE, type Id } from './messages.ts'
 import { Soon, type Outbox } from './outbox.ts'
 import type { Receiver } from './receive.ts'
+import { CallWatch } from './stream-calls.ts'
 import { attachLocal, makeFar } from './stream-ends.ts'
 import { End, MAX_WINDOW, OBJECT_COST, checkOptions, costOf } from './stream-state.ts'
 
@@ -30,10 +31,9 @@ const START_WINDOW = 64 * 1024
 /**
  * The most a stream read here keeps on its way while calls cross this connection (either way):
  * a call's answer, or the peer's next call, waits behind what is already on its way, so bulk
- * data yields to calls. In force until CALM_MS after the last call seen.
+ * data yields to calls. In force while calls cross (stream-calls.ts).
  */
 const CALL_WINDOW = 32 * 1024
-const CALM_MS = 10
 /** The end of an outgoing flow, queued after its data. */
 const END = Symbol('end')
 
@@ -62,9 +62,8 @@ export class Streams {
   /** Ends with data queued, served in turn by fill(). */
   #sending: End[] = []
   #turn = 0
-  /** The calls() count last seen, and when it last moved. */
-  #callsSeen = 0
-  #callsAt = -Infinity
+  /** Whether calls cross lately; wakes producers a turn late meanwhile. */
+  #watch: CallWatch
   /** Streams that arrived with a call served here, by its result id, until it settles. */
   #calls = new Map<Id, Set<End>>()
   #p: StreamParts
@@ -73,6 +72,7 @@ export class Streams {
 
   constructor(parts: StreamParts) {
     this.#p = parts
+    this.#watch = new CallWatch(parts.calls)
   }
 
   /** Streams open on this connection (this side's and the peer's). */
@@ -163,7 +163,7 @@ export class Streams {
     if (end.gone || !end.inOpen) return
     const outstanding = end.granted - end.received
     let window = end.window
-    if (this.#calling()) window = Math.min(window, CALL_WINDOW)
+    if (this.#watch.calling()) window = Math.min(window, CALL_WINDOW)
     // the reader waits while less than half a window is on its way: the window is short of the
     // bandwidth-delay product, so it doubles, up to its most. A window no larger than needed
     // keeps little data queued ahead of other traffic.
@@ -173,17 +173,6 @@ export class Streams {
     end.granted += free
     // [SMORE, sid, credit]
     this.#p.outbox.push(Soon.Reply, SMORE, end.key, free)
-  }
-
-  /** Whether calls crossed the connection lately (CALM_MS). */
-  #calling(): boolean {
-    const n = this.#p.calls()
-    const now = performance.now()
-    if (n !== this.#callsSeen) {
-      this.#callsSeen = n
-      this.#callsAt = now
-    }
-    return now - this.#callsAt < CALM_MS
   }
 
   /** The owner's writable finished after the writer's end: tell the writer. */
@@ -248,6 +237,7 @@ export class Streams {
    * whether more waits (the outbox then fills another batch, or flushes again on a later turn).
    */
   fill(q: unknown[]): boolean {
+    if (this.#ends.size > 0) this.#watch.look()
     const list = this.#sending
     let budget = BATCH_SHARE
     while (list.length > 0 && budget > 0) {
@@ -352,7 +342,11 @@ export class Streams {
     if (end.endAfterHeld) {
       end.endAfterHeld = false
       this.#queue(end, END)
-    } else if (end.credit > 0) end.ready?.()
+    } else if (end.credit > 0 && end.ready !== undefined) {
+      // while calls cross, a turn late: a call that came with the credit is answered first
+      if (this.#watch.calling()) this.#watch.wakeSoon(end)
+      else end.ready()
+    }
   }
 
   // Takes as much of a chunk as the credit allows into the flow's queue; holds the rest.
