@@ -134,6 +134,7 @@ function replaying(first: unknown, inner: Transport): Transport {
     send: (data, transfer) => inner.send(data, transfer),
     close: (info) => inner.close(info),
     ref: (on) => inner.ref?.(on),
+    wholeBuffers: inner.wholeBuffers,
     get bytesIn() {
       return inner.bytesIn
     },

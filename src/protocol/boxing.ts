@@ -32,6 +32,8 @@ export interface BoxingParts {
   /** limits.maxStreams and limits.streamWindow. */
   maxStreams: number
   streamWindow: number
+  /** Whether the transport carries a typed array's whole buffer (Transport.wholeBuffers). */
+  wholeBuffers: boolean
   /** A count that moves with every call made or served (streams yield to calls). */
   calls(): number
 }
@@ -71,6 +73,7 @@ export class Boxing {
       encodeError: (e) => this.encodeError(e),
       max: parts.maxStreams,
       window: parts.streamWindow,
+      wholeBuffers: parts.wholeBuffers,
       closed: () => parts.closed(),
       calls: parts.calls,
     })

@@ -169,6 +169,7 @@ export class Connection<Root = unknown> extends EventEmitter {
       maxHeld: o.limits.maxExports,
       maxStreams: o.limits.maxStreams,
       streamWindow: o.limits.streamWindow,
+      wholeBuffers: transport.wholeBuffers === true,
       calls: () => this.#caller.issued + this.#callee.served,
     }
     this.#boxing = new Boxing(boxParts)

@@ -202,15 +202,18 @@ export class Outbox {
     } catch (err) {
       const messages = splitBatch(batch)
       if (messages.length === 1) return this.#hooks.failed(messages[0]!, err)
+      // in parts, each part moves only what it holds: a part that fails leaves the others' buffers
       if ((err as { code?: unknown })?.code === FRAME_TOO_LARGE) {
         const half = messages.length >> 1
-        this.send(messages.slice(0, half).flat(), transfer)
-        this.send(messages.slice(half).flat(), transfer)
+        const first = messages.slice(0, half).flat()
+        const second = messages.slice(half).flat()
+        this.send(first, transfersIn(first, transfer))
+        this.send(second, transfersIn(second, transfer))
         return
       }
       for (const msg of messages) {
         try {
-          this.#transport.send(msg, transfer)
+          this.#transport.send(msg, transfersIn(msg, transfer))
         } catch (e) {
           this.#hooks.failed(msg, e)
         }
@@ -246,6 +249,35 @@ export class Outbox {
 
 /** Whether a message is an operation (its tag is an op code). */
 export const isOp = (tag: unknown): boolean => typeof tag === 'number' && tag < OPS.length
+
+/**
+ * The items of a transfer list that part of a batch holds (for the slow path of a failed send:
+ * a buffer moved with one part is gone for the rest).
+ */
+function transfersIn(part: unknown[], transfer: readonly Transferable[] | undefined): Transferable[] | undefined {
+  if (transfer === undefined || transfer.length === 0) return undefined
+  const wanted = new Set<unknown>(transfer)
+  const found = new Set<Transferable>()
+  const seen = new Set<object>()
+  const visit = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== 'object' || depth > 64 || seen.has(v)) return
+    seen.add(v)
+    if (wanted.has(v)) found.add(v as Transferable)
+    if (ArrayBuffer.isView(v)) {
+      if (wanted.has(v.buffer)) found.add(v.buffer as ArrayBuffer)
+      return
+    }
+    if (v instanceof Map) {
+      for (const [k, x] of v) {
+        visit(k, depth + 1)
+        visit(x, depth + 1)
+      }
+    } else if (v instanceof Set || Array.isArray(v)) for (const x of v) visit(x, depth + 1)
+    else for (const k of Object.keys(v)) visit((v as Record<string, unknown>)[k], depth + 1)
+  }
+  visit(part, 0)
+  return found.size > 0 ? [...found] : undefined
+}
 
 /** Splits a flat batch into its messages (for the slow path of a failed send). */
 function splitBatch(batch: unknown[]): unknown[][] {

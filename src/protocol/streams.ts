@@ -47,6 +47,8 @@ export interface StreamParts {
   /** limits.maxStreams and limits.streamWindow. */
   max: number
   window: number
+  /** Transport.wholeBuffers: a part of a larger buffer is sent as a copy of its own, moved. */
+  wholeBuffers: boolean
   closed(): boolean
   /** A count that moves with every call made or served on the connection. */
   calls(): number
@@ -251,6 +253,7 @@ export class Streams {
         else {
           q.push(SDATA, end.key, c)
           took += costOf(c)
+          if (c instanceof Uint8Array && copies.has(c.buffer)) this.#p.outbox.transfer([c.buffer as ArrayBuffer])
         }
       }
       budget -= took
@@ -367,7 +370,8 @@ export class Streams {
         piece = n === rest.length ? rest : rest.slice(0, n)
         rest = n === rest.length ? '' : rest.slice(n)
       } else {
-        piece = ownBytes(n === rest.length ? rest : rest.subarray(0, n))
+        piece = n === rest.length ? rest : rest.subarray(0, n)
+        if (this.#p.wholeBuffers) piece = ownBytes(piece)
         rest = rest.subarray(n)
       }
       end.credit -= n
@@ -445,15 +449,21 @@ export class Streams {
 }
 
 /**
- * A piece of a larger buffer, copied out of it: a MessagePort's structured clone carries a view's
- * whole ArrayBuffer, so each 128 KiB piece of a 16 MiB chunk crossed a worker as 16 MiB (0.6 s for
- * the chunk, and the reader held a copy of the whole buffer per piece it had not read, far beyond
- * its credit). Small views (under 4 KiB: Node's pooled Buffers) and views of at least half their
- * buffer go as they are: several in one batch share one clone of their buffer.
+ * A part of a larger buffer, as a copy of its own, for a transport that clones a view's whole
+ * ArrayBuffer (a MessagePort: each 128 KiB piece of a 16 MiB chunk crossed a worker as 16 MiB, 0.6 s
+ * for the chunk, and the reader held a copy of the whole buffer per piece it had not read). The
+ * copy is moved, not cloned (fill() puts it in the transfer list): over a worker the half of a
+ * 64 KiB chunk that a 32 KiB credit takes went as a 64 KiB clone, made on one side and allocated
+ * and copied again on the other. Views under 4 KiB (Node's pooled Buffers, cloned once per batch
+ * for all of them) and views of a whole buffer go as they are.
  */
 function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.byteLength >= 4096 && 2 * bytes.byteLength < bytes.buffer.byteLength ? copyOf(bytes) : bytes
+  if (bytes.byteLength < 4096 || bytes.byteLength === bytes.buffer.byteLength) return bytes
+  // Buffer's own slice() is a view: %TypedArray%'s copies
+  const copy = Uint8Array.prototype.slice.call(bytes)
+  copies.add(copy.buffer)
+  return copy
 }
 
-/** A copy of the bytes (Buffer's own slice() is a view: %TypedArray%'s copies). */
-const copyOf = (bytes: Uint8Array): Uint8Array => Uint8Array.prototype.slice.call(bytes)
+/** The buffers of the copies ownBytes made: nobody else holds them, so they are moved. */
+const copies = new WeakSet<ArrayBufferLike>()

@@ -44,6 +44,7 @@ export function portStyle(port: unknown): 'node' | 'web' | undefined {
 export class MessagePortTransport implements Transport {
   readonly bytesIn = 0
   readonly bytesOut = 0
+  readonly wholeBuffers = true
   #port: PortLike | WebPortLike
   #inbox = new Inbox()
   #closed = false

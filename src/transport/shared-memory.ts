@@ -76,6 +76,8 @@ export function ringBytesFor(option: unknown): number | undefined {
 export class SharedMemoryTransport implements Transport {
   bytesIn = 0
   bytesOut = 0
+  /** Batches too large for the ring, and those with a transfer list, go by the port. */
+  readonly wholeBuffers = true
   #port: Transport
   #out: Ring
   #in: Ring

@@ -63,6 +63,13 @@ export interface Transport {
    * Idempotent. Transports with nothing of the kind need not implement it.
    */
   ref?(on: boolean): void
+  /**
+   * Whether a typed array crosses with its whole ArrayBuffer, as structured clone carries it
+   * (MessagePort, Worker, BroadcastChannel), rather than with its own bytes (v8.serialize on the
+   * stream transports, IPC). Where it does, the connection sends a part of a larger buffer as a
+   * copy of its own, and moves that copy with the transfer list rather than cloning it.
+   */
+  readonly wholeBuffers?: boolean
   /** Bytes read and written so far, where the transport can count them (streams); else 0. */
   readonly bytesIn: number
   readonly bytesOut: number

@@ -9,6 +9,7 @@ import { holdOpen } from './refs.ts'
 export class WorkerTransport implements Transport {
   readonly bytesIn = 0
   readonly bytesOut = 0
+  readonly wholeBuffers = true
   #worker: Worker
   #inbox = new Inbox()
   #error: unknown
