@@ -171,12 +171,14 @@ const mem = await memory(farside.session, mm.total, mm.inFlight)
 tables.push(mem.table)
 targets.push(...mem.targets)
 
+// the call tables' threads are done: closed now, so that none of them (the farside one has just
+// made and dropped a million remotes, and collects) shares the CPUs with the scenarios below
+for (const r of [...rows, ...ownRows.slice(1), ...same, smRow]) await r.session.close()
+
 // streams and iteration: its own far sides, one transport after another (scenarios/streams.ts)
 const st = await streams({ total: (QUICK ? 16 : 256) * 2 ** 20, chunk: 64 * 1024, sampled: QUICK ? 200 : 2000, rounds: QUICK ? 1 : 5 })
 tables.push(...st.tables)
 targets.push(...st.targets)
-
-for (const r of [...rows, ...ownRows.slice(1), ...same, smRow]) await r.session.close()
 
 const pooled = await poolScenario(SIZES.pool)
 tables.push(...pooled.tables)
