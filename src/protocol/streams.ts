@@ -2,7 +2,7 @@
 // the receivers of the stream messages, the share of a flush stream data may take, and the
 // binding of a stream to the call it crossed with. stream-ends.ts joins Ends to Node and web
 // streams; codec/streams.ts says which values are streams.
-// About 460 lines: the five stream receivers and the credit rules they share are one state
+// About 470 lines: the five stream receivers and the credit rules they share are one state
 // machine, easier to check for a hostile peer in one place than split across files.
 import { AbortError } from '../errors.ts'
 import { TAG, type Marker } from '../codec/codec.ts'
